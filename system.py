@@ -1,0 +1,85 @@
+"""
+Device, precision and hardware facts shared by train.py, sample.py, bench.py and evaluate.py.
+"""
+import time
+from contextlib import nullcontext
+
+import torch
+
+DTYPES = {'float32': torch.float32, 'bfloat16': torch.bfloat16, 'float16': torch.float16}
+
+# Dense peak FLOP/s (no sparsity) for bf16/fp16 tensor cores, from the vendors' data sheets.
+GPU_PEAK_FLOPS = {
+    'H200': 989e12, 'H100 NVL': 835e12, 'H100 PCIe': 756e12, 'H100': 989e12, 'A100': 312e12,
+    'A10G': 125e12, 'A10': 125e12, 'L4': 121e12, 'L40S': 362e12, 'V100': 125e12, 'T4': 65e12,
+    'RTX 4090': 165e12, 'RTX 3090': 71e12, 'RTX A6000': 155e12,
+}
+
+
+def pick_device(device='auto'):
+    """'auto' picks cuda, then mps, then cpu; anything else is used as given."""
+    if device != 'auto':
+        return device
+    if torch.cuda.is_available():
+        return 'cuda'
+    if getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available():
+        return 'mps'
+    return 'cpu'
+
+
+def pick_dtype(device, dtype='auto'):
+    """'auto': bfloat16 where it is fast (CUDA with bf16, a CPU with AMX tiles), float16 on older CUDA
+    GPUs (train.py adds a GradScaler), else float32."""
+    if dtype != 'auto':
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype must be auto, float32, bfloat16 or float16, not {dtype!r}")
+        return dtype
+    kind = device_type(device)
+    if kind == 'cuda':
+        return 'bfloat16' if torch.cuda.is_bf16_supported() else 'float16'
+    if kind == 'cpu' and cpu_has_amx():
+        return 'bfloat16'
+    return 'float32'
+
+
+def cpu_has_amx():
+    try:
+        return bool(torch.cpu._is_amx_tile_supported())
+    except AttributeError:  # older torch
+        return False
+
+
+def device_type(device):
+    return 'cuda' if 'cuda' in device else ('mps' if 'mps' in device else 'cpu')
+
+
+def autocast(device, dtype):
+    """Mixed precision for the forward pass; a no-op in float32."""
+    if dtype == 'float32':
+        return nullcontext()
+    return torch.autocast(device_type=device_type(device), dtype=DTYPES[dtype])
+
+
+def peak_flops(device, dtype):
+    """The device's peak FLOP/s for MFU: a table for known GPUs, a measured matmul rate on CPUs."""
+    if device_type(device) == 'cuda':
+        name = torch.cuda.get_device_name(device)
+        for key, flops in GPU_PEAK_FLOPS.items():  # most specific names come first
+            if key in name:
+                return flops if dtype != 'float32' else flops / 2  # TF32 is about half
+        return None
+    if device_type(device) == 'cpu':
+        return measured_matmul_flops(DTYPES[dtype])
+    return None
+
+
+def measured_matmul_flops(dtype=torch.float32, n=1024, repeats=10):
+    """The CPU's matmul FLOP/s at this precision: the best of a few large square products."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b  # warm up
+    best = float('inf')
+    for _ in range(repeats):
+        t = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t)
+    return 2 * n ** 3 / best

@@ -1,0 +1,478 @@
+"""
+Train or fine-tune a GPT on a prepared dataset (data/<dataset>/train.bin, val.bin, meta.json).
+
+  python train.py config/train_shakespeare_char.py --max_iters=2000
+  torchrun --standalone --nproc_per_node=4 train.py config/train_gpt2.py
+  python train.py --help
+"""
+import json
+import math
+import os
+import random
+import signal
+import sys
+import time
+from dataclasses import asdict
+
+import numpy as np
+import torch
+from torch.distributed import destroy_process_group, init_process_group
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+# -----------------------------------------------------------------------------
+# I/O
+out_dir = 'out'  # where ckpt.pt, best.pt, log.jsonl and loss.png go
+eval_interval = 2000  # evaluate (and checkpoint) every this many iterations
+log_interval = 1  # print a line every this many iterations
+eval_iters = 200  # batches per split for each evaluation
+eval_only = False  # evaluate once and exit
+always_save_checkpoint = True  # write ckpt.pt at every evaluation, not only when val loss improves
+init_from = 'scratch'  # 'scratch', 'resume' (from out_dir/ckpt.pt), or a GPT-2 name / HF directory
+# logging
+wandb_log = False  # log to Weights & Biases (honours WANDB_MODE, e.g. offline)
+wandb_project = 'nanorapgpt'  # wandb project name
+wandb_run_name = 'run'  # wandb run name
+# data
+dataset = 'shakespeare_char'  # reads data/<dataset>/ unless data_dir is set
+data_dir = ''  # explicit folder with train.bin/val.bin/meta.json (overrides dataset)
+gradient_accumulation_steps = 40  # micro-batches per optimizer step, split across DDP ranks
+batch_size = 12  # sequences per micro-batch
+block_size = 1024  # context length
+sampling = 'random'  # 'random' windows (nanoGPT) or 'epoch' (every window once per epoch)
+# model
+n_layer = 12  # transformer blocks (0 gives the bigram model)
+n_head = 12  # attention heads
+n_embd = 768  # width
+dropout = 0.0  # 0 for pretraining; try 0.1+ when fine-tuning
+bias = False  # biases in Linear and LayerNorm (GPT-2 had them; a bit faster and no worse without)
+pos_emb = 'learned'  # 'learned', 'rope' or 'none'
+qk_norm = False  # normalise queries and keys per head
+mlp = 'gelu'  # 'gelu', 'relu2' or 'none'
+tie_weights = True  # share the token embedding with the output head
+logit_softcap = 0.0  # > 0 caps logits smoothly at this value
+residual = True  # residual connections (False only for the ablation ladder)
+layernorm = True  # LayerNorm (False only for the ablation ladder)
+# optimizer
+learning_rate = 6e-4  # peak learning rate
+max_iters = 600000  # total optimizer steps
+weight_decay = 1e-1  # AdamW weight decay on 2-D tensors
+beta1 = 0.9  # AdamW beta1
+beta2 = 0.95  # AdamW beta2
+grad_clip = 1.0  # clip gradients at this norm (0 = off)
+# learning rate schedule
+decay_lr = True  # False: constant learning_rate after warmup (nanoGPT's switch)
+lr_schedule = 'cosine'  # 'cosine', 'linear', 'constant' or 'cyclic' (cosine restarts)
+lr_cycle_iters = 0  # iterations per cycle for 'cyclic' (0 = a quarter of lr_decay_iters)
+warmup_iters = 2000  # linear warmup steps
+lr_decay_iters = 600000  # where the decay reaches min_lr (usually max_iters)
+min_lr = 6e-5  # floor of the schedule (about learning_rate/10)
+patience = 0  # stop after this many evaluations without a better val loss (0 = never)
+# system
+backend = 'auto'  # DDP backend: 'auto' (nccl on CUDA, gloo on CPU), 'nccl' or 'gloo'
+device = 'auto'  # 'auto' (cuda, mps, cpu), 'cpu', 'cuda', 'cuda:1', 'mps'
+dtype = 'auto'  # 'auto', 'float32', 'bfloat16' or 'float16' (a GradScaler is used for float16)
+compile = False  # torch.compile the model (faster steps after a compile warm-up)
+seed = 1337  # base random seed (rank r uses seed + r)
+# -----------------------------------------------------------------------------
+from configurator import configure, fail  # noqa: E402  (settings above must come first)
+
+config = configure(globals())
+
+from model import GPT, GPTConfig, load_checkpoint, model_config, save_checkpoint  # noqa: E402
+from system import autocast, device_type, peak_flops, pick_device, pick_dtype  # noqa: E402
+import tokenizer  # noqa: E402
+
+# ---------------------------------------------------------------- setup: processes, device, precision
+ddp = int(os.environ.get('RANK', -1)) != -1
+device = pick_device(device)
+if ddp:
+    backend = backend if backend != 'auto' else ('nccl' if device_type(device) == 'cuda' else 'gloo')
+    init_process_group(backend=backend)
+    rank, local_rank, world_size = int(os.environ['RANK']), int(os.environ['LOCAL_RANK']), int(os.environ['WORLD_SIZE'])
+    if device_type(device) == 'cuda':
+        device = f'cuda:{local_rank}'
+        torch.cuda.set_device(device)
+    if gradient_accumulation_steps % world_size != 0:
+        fail(f'gradient_accumulation_steps={gradient_accumulation_steps} does not divide across {world_size} '
+             f'processes: use a multiple of {world_size}')
+    gradient_accumulation_steps //= world_size
+else:
+    rank, local_rank, world_size = 0, 0, 1
+master = rank == 0  # only rank 0 writes files and logs
+try:
+    dtype = pick_dtype(device, dtype)
+except ValueError as e:
+    fail(str(e))
+torch.manual_seed(seed + rank)
+np.random.seed(seed + rank)
+random.seed(seed + rank)
+if device_type(device) == 'cuda':
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+amp = autocast(device, dtype)
+tokens_per_iter = gradient_accumulation_steps * world_size * batch_size * block_size
+
+
+progress = None  # the tqdm bar, when there is one
+
+
+def log(msg):
+    if master:
+        (progress.write if progress else print)(msg)
+
+
+# ---------------------------------------------------------------- data
+data_dir = data_dir or os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data', dataset)
+try:
+    meta = tokenizer.read_meta(data_dir)
+except FileNotFoundError as e:
+    fail(str(e))
+except ValueError as e:
+    fail(f'{data_dir}/meta.json: {e}')
+splits = {}
+for split in ('train', 'val'):
+    path = os.path.join(data_dir, f'{split}.bin')
+    if not os.path.exists(path):
+        fail(f'{path} not found: run the prepare.py of dataset {dataset!r} first')
+    splits[split] = np.memmap(path, dtype=np.dtype(meta.get('dtype', 'uint16')), mode='r')
+    if len(splits[split]) <= block_size + 1:
+        fail(f'{path} holds {len(splits[split])} tokens, too few for block_size={block_size}: '
+             f'use a smaller --block_size or more data')
+data_rng = np.random.default_rng(seed + rank)  # training batches (random sampling)
+epoch_state = {'epoch': 0, 'pos': 0}  # training batches (epoch sampling)
+
+
+def batch_from_starts(data, starts):
+    rows = data[starts[:, None] + np.arange(block_size + 1)].astype(np.int64)
+    xy = torch.from_numpy(rows)
+    x, y = xy[:, :-1], xy[:, 1:]
+    if device_type(device) == 'cuda':  # pinned memory lets the copy overlap with compute
+        return x.pin_memory().to(device, non_blocking=True), y.pin_memory().to(device, non_blocking=True)
+    return x.to(device), y.to(device)
+
+
+def epoch_windows(epoch):
+    """This rank's window starts for an epoch: non-overlapping windows, shuffled, dealt across ranks."""
+    n = (len(splits['train']) - 1) // block_size
+    order = np.random.default_rng([seed, epoch]).permutation(n)
+    return order[rank::world_size] * block_size
+
+
+def get_batch(split, rng=None):
+    data = splits[split]
+    if split == 'train' and sampling == 'epoch' and rng is None:
+        starts = []
+        while len(starts) < batch_size:
+            windows = epoch_windows(epoch_state['epoch'])
+            take = windows[epoch_state['pos']:epoch_state['pos'] + batch_size - len(starts)]
+            starts.extend(take.tolist())
+            epoch_state['pos'] += len(take)
+            if epoch_state['pos'] >= len(windows):
+                epoch_state['epoch'] += 1
+                epoch_state['pos'] = 0
+        return batch_from_starts(data, np.array(starts))
+    rng = rng or data_rng
+    return batch_from_starts(data, rng.integers(0, len(data) - block_size - 1, size=batch_size, endpoint=True))
+
+
+# ---------------------------------------------------------------- model
+model_args = dict(n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block_size, bias=bias,
+                  vocab_size=meta['vocab_size'], dropout=dropout, pos_emb=pos_emb, qk_norm=qk_norm, mlp=mlp,
+                  tie_weights=tie_weights, logit_softcap=logit_softcap, residual=residual, layernorm=layernorm)
+checkpoint = None
+iter_num, best_val_loss, evals_since_best = 0, float('inf'), 0
+if init_from == 'scratch':
+    if meta['vocab_size'] % 64 and meta['tokenizer'] == 'gpt2':
+        model_args['vocab_size'] = 50304  # pad GPT-2's vocabulary to a multiple of 64 for speed
+    model = GPT(GPTConfig(**model_args))
+elif init_from == 'resume':
+    ckpt_path = os.path.join(out_dir, 'ckpt.pt')
+    if not os.path.exists(ckpt_path):
+        fail(f'{ckpt_path} not found: nothing to resume (use --init_from=scratch)')
+    model, checkpoint = load_checkpoint(ckpt_path, 'cpu')
+    model_args = asdict(model.config)  # the architecture comes from the checkpoint
+    iter_num, best_val_loss = checkpoint['iter_num'], checkpoint['best_val_loss']
+    evals_since_best = checkpoint.get('evals_since_best', 0)
+else:
+    if not hasattr(GPT, 'from_pretrained'):
+        fail(f'init_from={init_from!r}: loading GPT-2 checkpoints is not available in this version')
+    model = GPT.from_pretrained(init_from, dict(dropout=dropout))
+    model_args = asdict(model.config)
+if block_size < model.config.block_size:
+    model.crop_block_size(block_size)
+    model_args['block_size'] = block_size
+if model.config.vocab_size < meta['vocab_size']:
+    fail(f"the model's vocabulary ({model.config.vocab_size}) is smaller than the dataset's ({meta['vocab_size']})")
+model.to(device)
+log(f'model: {model.get_num_params() / 1e6:.2f}M parameters, device {device}, dtype {dtype}, '
+    f'{tokens_per_iter:,} tokens per iteration')
+
+scaler = torch.amp.GradScaler(device_type(device), enabled=(dtype == 'float16'))
+optimizers = [model.configure_optimizers(weight_decay, learning_rate, (beta1, beta2), device_type(device))]
+if checkpoint is not None:
+    saved = checkpoint['optimizer']
+    for opt, state in zip(optimizers, saved if isinstance(saved, list) else [saved]):
+        opt.load_state_dict(state)
+    if checkpoint.get('scaler'):
+        scaler.load_state_dict(checkpoint['scaler'])
+    rng = checkpoint.get('rng')
+    if rng and rng.get('world_size', 1) == world_size:  # the same processes: continue their streams
+        torch.set_rng_state(rng['torch'][rank].cpu())
+        if device_type(device) == 'cuda' and rng.get('cuda'):
+            torch.cuda.set_rng_state(rng['cuda'][rank].cpu())
+        data_rng.bit_generator.state = rng['data'][rank]
+        np.random.set_state(tuple(rng['numpy']))
+        random.setstate((rng['python'][0], tuple(rng['python'][1]), rng['python'][2]))
+    epoch_state.update(checkpoint.get('sampler', {}))
+checkpoint = None  # free memory
+
+raw_model = model
+if compile:
+    model = torch.compile(model)
+train_model = model  # evaluation uses model directly: DDP is only for the gradient sync
+if ddp:
+    train_model = DDP(model, device_ids=[local_rank] if device_type(device) == 'cuda' else None,
+                      broadcast_buffers=False)
+
+
+def get_lr(it):
+    warmup = max(warmup_iters, 0)
+    if it < warmup:
+        return learning_rate * (it + 1) / (warmup + 1)
+    if not decay_lr or lr_schedule == 'constant':
+        return learning_rate
+    span = max(lr_decay_iters - warmup, 1)
+    if lr_schedule == 'cyclic':
+        cycle = lr_cycle_iters or max(span // 4, 1)
+        progress = ((it - warmup) % cycle) / cycle
+    else:
+        progress = min((it - warmup) / span, 1.0)
+    if lr_schedule == 'linear':
+        return learning_rate - progress * (learning_rate - min_lr)
+    return min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (learning_rate - min_lr)
+
+
+if lr_schedule not in ('cosine', 'linear', 'constant', 'cyclic'):
+    fail(f"lr_schedule must be cosine, linear, constant or cyclic, not {lr_schedule!r}")
+if sampling not in ('random', 'epoch'):
+    fail(f"sampling must be 'random' or 'epoch', not {sampling!r}")
+
+
+@torch.no_grad()
+def estimate_loss():
+    """Mean loss per split over eval_iters batches. Batch k always comes from its own fixed seed, so
+    evaluations are comparable, do not disturb the training stream, and split across DDP ranks."""
+    out = {}
+    model.eval()
+    for i, split in enumerate(('train', 'val')):
+        total = torch.zeros((), device=device)
+        for k in range(rank, eval_iters, world_size):
+            x, y = get_batch(split, np.random.default_rng([seed, i, k]))
+            with amp:
+                _, loss = model(x, y)
+            total += loss.float()
+        if ddp:
+            torch.distributed.all_reduce(total)
+        out[split] = total.item() / eval_iters
+    model.train()
+    return out
+
+
+# ---------------------------------------------------------------- logs, signals, checkpoints
+log_path = os.path.join(out_dir, 'log.jsonl')
+resumed_at_eval = init_from == 'resume' and iter_num > 0
+if master and not eval_only:
+    os.makedirs(out_dir, exist_ok=True)
+    kept = []
+    if init_from == 'resume' and os.path.exists(log_path):  # continue the log where the checkpoint was
+        with open(log_path, encoding='utf-8') as f:
+            for line in f:
+                try:
+                    entry = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut short by a crash
+                if entry.get('iter', 0) < iter_num or ('val_loss' in entry and entry['iter'] == iter_num):
+                    kept.append(line if line.endswith('\n') else line + '\n')
+        resumed_at_eval = any('val_loss' in json.loads(k) and json.loads(k)['iter'] == iter_num for k in kept)
+    with open(log_path + '.tmp', 'w', encoding='utf-8') as f:
+        f.writelines(kept)
+    os.replace(log_path + '.tmp', log_path)
+    log_file = open(log_path, 'a', encoding='utf-8')
+if ddp:  # every rank must agree on whether the first evaluation is skipped
+    flag = torch.tensor([int(resumed_at_eval)], device=device)
+    torch.distributed.broadcast(flag, 0)
+    resumed_at_eval = bool(flag.item())
+
+
+def write_log(entry):
+    if master and not eval_only:
+        log_file.write(json.dumps(entry) + '\n')
+        log_file.flush()
+    if master and wandb_log:
+        wandb.log(entry, step=entry['iter'])
+
+
+if master and wandb_log:
+    try:
+        import wandb
+    except ImportError:
+        fail('wandb_log=True needs wandb: pip install wandb')
+    wandb.init(project=wandb_project, name=wandb_run_name, config=config)  # mode comes from WANDB_MODE
+
+stop_signal = None
+
+
+def on_signal(signum, frame):
+    global stop_signal
+    stop_signal = signum  # acted on at the end of the current iteration
+
+
+signal.signal(signal.SIGINT, on_signal)
+signal.signal(signal.SIGTERM, on_signal)
+
+
+def gather(obj):
+    """A list with every rank's obj (for saving each rank's RNG streams)."""
+    if not ddp:
+        return [obj]
+    out = [None] * world_size
+    torch.distributed.all_gather_object(out, obj)
+    return out
+
+
+def save_run(evaluated):
+    """Write ckpt.pt (all ranks call this: RNG states are gathered; rank 0 writes)."""
+    rng = dict(torch=gather(torch.get_rng_state()), data=gather(data_rng.bit_generator.state),
+               cuda=gather(torch.cuda.get_rng_state(device)) if device_type(device) == 'cuda' else None,
+               world_size=world_size)
+    np_state = np.random.get_state()
+    rng['numpy'] = [np_state[0], np_state[1].tolist(), *np_state[2:]]
+    rng['python'] = list(random.getstate())
+    if master:
+        save_checkpoint({
+            'model': raw_model.state_dict(), 'model_args': model_args, 'config': config,
+            'optimizer': [opt.state_dict() for opt in optimizers], 'scaler': scaler.state_dict(),
+            'iter_num': iter_num, 'best_val_loss': best_val_loss, 'evals_since_best': evals_since_best,
+            'evaluated': evaluated, 'rng': rng, 'sampler': dict(epoch_state), 'tokens_seen': iter_num * tokens_per_iter,
+        }, os.path.join(out_dir, 'ckpt.pt'))
+
+
+def save_best():
+    if master:
+        save_checkpoint({'model': raw_model.state_dict(), 'model_args': model_args, 'config': config,
+                         'iter_num': iter_num, 'best_val_loss': best_val_loss},
+                        os.path.join(out_dir, 'best.pt'))
+
+
+# ---------------------------------------------------------------- training loop
+if master and sys.stdout.isatty() and not eval_only:
+    from tqdm import tqdm
+    progress = tqdm(total=max_iters, initial=iter_num, dynamic_ncols=True, leave=False)
+device_peak = peak_flops(device, dtype) if master else None
+model.train()
+loss_sum, t_log, iters_since_log = torch.zeros((), device=device), time.time(), 0
+exit_code = 0
+while True:
+    lr = get_lr(iter_num)
+    for opt in optimizers:
+        for group in opt.param_groups:
+            group['lr'] = lr * group.setdefault('lr_scale', 1.0)
+    if (iter_num % eval_interval == 0 or iter_num >= max_iters or eval_only) and not resumed_at_eval:
+        losses = estimate_loss()
+        if not all(math.isfinite(v) for v in losses.values()):
+            log(f'stopping: loss became {losses} at iter {iter_num}; the last good checkpoint is kept')
+            exit_code = 1
+            break
+        improved = losses['val'] < best_val_loss
+        best_val_loss = min(best_val_loss, losses['val'])
+        evals_since_best = 0 if improved else evals_since_best + 1
+        log(f"iter {iter_num}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}, "
+            f"val ppl {math.exp(min(losses['val'], 50)):.2f}")
+        write_log({'iter': iter_num, 'train_loss': losses['train'], 'val_loss': losses['val'],
+                   'train_ppl': math.exp(min(losses['train'], 50)), 'val_ppl': math.exp(min(losses['val'], 50)),
+                   'lr': lr, 'tokens': iter_num * tokens_per_iter})
+        if eval_only:
+            break
+        if iter_num > 0 and (improved or always_save_checkpoint or iter_num >= max_iters):
+            save_run(evaluated=True)
+        if iter_num > 0 and improved:
+            save_best()
+        if patience and evals_since_best >= patience:
+            if not (always_save_checkpoint or improved):
+                save_run(evaluated=True)
+            log(f'early stop: no better val loss in {patience} evaluations (best {best_val_loss:.4f})')
+            break
+    resumed_at_eval = False
+    if iter_num >= max_iters:
+        break
+
+    # one optimizer step over gradient_accumulation_steps micro-batches
+    for micro_step in range(gradient_accumulation_steps):
+        x, y = get_batch('train')
+        last = micro_step == gradient_accumulation_steps - 1
+        with (train_model.no_sync() if ddp and not last else torch.enable_grad()):  # sync once per step
+            with amp:
+                _, loss = train_model(x, y)
+            loss = loss / gradient_accumulation_steps
+            scaler.scale(loss).backward()
+        loss_sum += loss.detach()
+    if grad_clip > 0:
+        for opt in optimizers:
+            scaler.unscale_(opt)
+        torch.nn.utils.clip_grad_norm_(raw_model.parameters(), grad_clip)
+    for opt in optimizers:
+        scaler.step(opt)
+    scaler.update()
+    for opt in optimizers:
+        opt.zero_grad(set_to_none=True)
+    iter_num += 1
+    iters_since_log += 1
+    if progress:
+        progress.update(1)
+
+    if iter_num % log_interval == 0:
+        lossf = loss_sum.item() / iters_since_log  # one sync per log line, not per step
+        if not math.isfinite(lossf):
+            log(f'stopping: training loss is {lossf} at iter {iter_num}; the last good checkpoint is kept')
+            exit_code = 1
+            break
+        dt = (time.time() - t_log) / iters_since_log
+        tok_s = tokens_per_iter / dt
+        mfu = raw_model.estimate_mfu(batch_size * gradient_accumulation_steps * world_size, dt, device_peak) \
+            if device_peak else None
+        msg = f'iter {iter_num}: loss {lossf:.4f}, lr {lr:.2e}, {dt * 1000:.1f} ms/iter, {tok_s:,.0f} tok/s'
+        if mfu is not None:
+            msg += f', mfu {mfu * 100:.1f}%'
+        if progress:
+            progress.set_postfix_str(f'loss {lossf:.4f}')
+        else:
+            log(msg)
+        write_log({'iter': iter_num, 'loss': lossf, 'lr': lr, 'ms_per_iter': dt * 1000, 'tokens_per_s': tok_s})
+        loss_sum.zero_()
+        t_log, iters_since_log = time.time(), 0
+
+    stopping = stop_signal is not None
+    if ddp:  # all ranks stop together, or the next collective would hang
+        flag = torch.tensor([int(stopping)], device=device)
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+        stopping = bool(flag.item())
+    if stopping:
+        save_run(evaluated=False)
+        log(f'interrupted: saved {out_dir}/ckpt.pt at iter {iter_num}; continue with --init_from=resume')
+        break
+
+if progress:
+    progress.close()
+if master and not eval_only:
+    log_file.close()
+    if exit_code == 0:
+        try:
+            from plots import plot_loss_curves
+            plot_loss_curves({os.path.basename(os.path.abspath(out_dir)): log_path}, os.path.join(out_dir, 'loss.png'))
+        except ImportError as e:
+            log(f'(no loss.png: {e})')
+if master and wandb_log:
+    wandb.finish()
+if ddp:
+    destroy_process_group()
+sys.exit(exit_code)
