@@ -29,9 +29,9 @@ def config_keys(namespace):
 
 
 def unknown_key(key, keys):
-    close = difflib.get_close_matches(key, keys, n=1, cutoff=0.5)
-    if not close:  # 'lr' -> 'learning_rate': also try initials of multi-word keys
-        close = [k for k in keys if ''.join(w[0] for w in k.split('_')) == key][:1]
+    # abbreviations first ('lr' -> 'learning_rate'), then similar spellings ('max_iter' -> 'max_iters')
+    close = [k for k in keys if '_' in k and ''.join(w[0] for w in k.split('_')) == key][:1]
+    close = close or difflib.get_close_matches(key, keys, n=1, cutoff=0.5)
     hint = f" (did you mean '{close[0]}'?)" if close else ''
     fail(f"unknown config key '{key}'{hint}")
 

@@ -75,7 +75,8 @@ def peak_flops(device, dtype):
 
 def measured_matmul_flops(dtype=torch.float32, n=1024, repeats=10):
     """The CPU's matmul FLOP/s at this precision: the best of a few large square products."""
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    g = torch.Generator().manual_seed(0)  # its own generator: leaves the global RNG stream untouched
+    a, b = torch.randn(n, n, generator=g).to(dtype), torch.randn(n, n, generator=g).to(dtype)
     a @ b  # warm up
     best = float('inf')
     for _ in range(repeats):

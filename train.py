@@ -52,6 +52,12 @@ tie_weights = True  # share the token embedding with the output head
 logit_softcap = 0.0  # > 0 caps logits smoothly at this value
 residual = True  # residual connections (False only for the ablation ladder)
 layernorm = True  # LayerNorm (False only for the ablation ladder)
+init_embeddings = 'none'  # 'none' or 'word2vec' (token embedding from word2vec on the train split; needs gensim)
+# LoRA fine-tuning (lora.py): low-rank adapters on a frozen pretrained model; needs a pretrained init_from
+lora_rank = 0  # rank of the adapters (0 = off: every weight trains)
+lora_alpha = 16.0  # the adapters' output is scaled by lora_alpha / lora_rank
+lora_dropout = 0.05  # dropout on the adapters' input
+lora_targets = 'c_attn,c_proj,c_fc'  # comma-separated Linear layers that get adapters (attention and MLP)
 # optimizer
 learning_rate = 6e-4  # peak learning rate
 max_iters = 600000  # total optimizer steps
@@ -79,6 +85,8 @@ from configurator import configure, fail  # noqa: E402  (settings above must com
 config = configure(globals())
 
 from model import GPT, GPTConfig, load_checkpoint, model_config, save_checkpoint  # noqa: E402
+from lora import apply_lora, base_reference, lora_state_dict  # noqa: E402
+from sampler import next_epoch_starts, random_starts  # noqa: E402
 from system import autocast, device_type, peak_flops, pick_device, pick_dtype  # noqa: E402
 import tokenizer  # noqa: E402
 
@@ -123,6 +131,7 @@ def log(msg):
 
 # ---------------------------------------------------------------- data
 data_dir = data_dir or os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data', dataset)
+config['data_dir'] = os.path.abspath(data_dir)  # so sample.py and evaluate.py find the tokenizer
 try:
     meta = tokenizer.read_meta(data_dir)
 except FileNotFoundError as e:
@@ -151,28 +160,14 @@ def batch_from_starts(data, starts):
     return x.to(device), y.to(device)
 
 
-def epoch_windows(epoch):
-    """This rank's window starts for an epoch: non-overlapping windows, shuffled, dealt across ranks."""
-    n = (len(splits['train']) - 1) // block_size
-    order = np.random.default_rng([seed, epoch]).permutation(n)
-    return order[rank::world_size] * block_size
-
-
 def get_batch(split, rng=None):
+    """A training batch by the sampling mode, or (with rng) random windows for evaluation."""
     data = splits[split]
     if split == 'train' and sampling == 'epoch' and rng is None:
-        starts = []
-        while len(starts) < batch_size:
-            windows = epoch_windows(epoch_state['epoch'])
-            take = windows[epoch_state['pos']:epoch_state['pos'] + batch_size - len(starts)]
-            starts.extend(take.tolist())
-            epoch_state['pos'] += len(take)
-            if epoch_state['pos'] >= len(windows):
-                epoch_state['epoch'] += 1
-                epoch_state['pos'] = 0
-        return batch_from_starts(data, np.array(starts))
-    rng = rng or data_rng
-    return batch_from_starts(data, rng.integers(0, len(data) - block_size - 1, size=batch_size, endpoint=True))
+        starts = next_epoch_starts(epoch_state, batch_size, len(data), block_size, seed, rank, world_size)
+    else:
+        starts = random_starts(rng or data_rng, len(data), block_size, batch_size)
+    return batch_from_starts(data, starts)
 
 
 # ---------------------------------------------------------------- model
@@ -185,24 +180,52 @@ if init_from == 'scratch':
     if meta['vocab_size'] % 64 and meta['tokenizer'] == 'gpt2':
         model_args['vocab_size'] = 50304  # pad GPT-2's vocabulary to a multiple of 64 for speed
     model = GPT(GPTConfig(**model_args))
+    if init_embeddings == 'word2vec':  # embeddings.py: skip-gram over the train ids, scaled to the init std
+        from embeddings import init_word2vec
+        try:
+            log(f'word2vec: initialised {init_word2vec(model, splits["train"], seed)} token embeddings')
+        except ImportError as e:
+            fail(str(e))
+    elif init_embeddings != 'none':
+        fail(f"init_embeddings must be 'none' or 'word2vec', not {init_embeddings!r}")
 elif init_from == 'resume':
     ckpt_path = os.path.join(out_dir, 'ckpt.pt')
     if not os.path.exists(ckpt_path):
         fail(f'{ckpt_path} not found: nothing to resume (use --init_from=scratch)')
-    model, checkpoint = load_checkpoint(ckpt_path, 'cpu')
+    try:
+        model, checkpoint = load_checkpoint(ckpt_path, 'cpu')
+    except ValueError as e:  # a LoRA checkpoint whose base model cannot be loaded
+        fail(str(e))
     model_args = asdict(model.config)  # the architecture comes from the checkpoint
     iter_num, best_val_loss = checkpoint['iter_num'], checkpoint['best_val_loss']
     evals_since_best = checkpoint.get('evals_since_best', 0)
 else:
-    if not hasattr(GPT, 'from_pretrained'):
-        fail(f'init_from={init_from!r}: loading GPT-2 checkpoints is not available in this version')
-    model = GPT.from_pretrained(init_from, dict(dropout=dropout))
+    try:
+        model = GPT.from_pretrained(init_from, dict(dropout=dropout))
+    except ValueError as e:  # unknown name, failed download, not a GPT-2 model: one line, no traceback
+        fail(str(e))
     model_args = asdict(model.config)
 if block_size < model.config.block_size:
     model.crop_block_size(block_size)
     model_args['block_size'] = block_size
 if model.config.vocab_size < meta['vocab_size']:
     fail(f"the model's vocabulary ({model.config.vocab_size}) is smaller than the dataset's ({meta['vocab_size']})")
+lora_settings = checkpoint.get('lora') if checkpoint is not None else None  # a resumed LoRA run keeps its own
+if lora_rank > 0 and lora_settings is None:
+    if init_from in ('scratch', 'resume'):
+        why = ' (the run being resumed has no LoRA)' if init_from == 'resume' else ''
+        fail(f'lora_rank={lora_rank} trains adapters on a pretrained model: set init_from to gpt2, gpt2-medium, '
+             f'... or a Hugging Face model folder{why}')
+    try:
+        apply_lora(model, lora_rank, lora_alpha, lora_dropout, lora_targets)
+    except ValueError as e:
+        fail(str(e))
+    lora_settings = dict(rank=lora_rank, alpha=lora_alpha, dropout=lora_dropout, targets=lora_targets,
+                         base=base_reference(init_from))
+if lora_settings:
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    log(f"LoRA rank {lora_settings['rank']} on {lora_settings['targets']}: {trainable / 1e6:.2f}M trainable "
+        f"parameters, base model {lora_settings['base']} frozen")
 model.to(device)
 log(f'model: {model.get_num_params() / 1e6:.2f}M parameters, device {device}, dtype {dtype}, '
     f'{tokens_per_iter:,} tokens per iteration')
@@ -291,7 +314,7 @@ if master and not eval_only:
                     entry = json.loads(line)
                 except json.JSONDecodeError:
                     continue  # a line cut short by a crash
-                if entry.get('iter', 0) < iter_num or ('val_loss' in entry and entry['iter'] == iter_num):
+                if entry.get('iter', 0) <= iter_num:  # logged before the checkpoint was written
                     kept.append(line if line.endswith('\n') else line + '\n')
         resumed_at_eval = any('val_loss' in json.loads(k) and json.loads(k)['iter'] == iter_num for k in kept)
     with open(log_path + '.tmp', 'w', encoding='utf-8') as f:
@@ -340,6 +363,11 @@ def gather(obj):
     return out
 
 
+def model_state():
+    """The weights to save: for a LoRA run only the adapters (lora_settings['base'] names the frozen rest)."""
+    return lora_state_dict(raw_model) if lora_settings else raw_model.state_dict()
+
+
 def save_run(evaluated):
     """Write ckpt.pt (all ranks call this: RNG states are gathered; rank 0 writes)."""
     rng = dict(torch=gather(torch.get_rng_state()), data=gather(data_rng.bit_generator.state),
@@ -350,7 +378,7 @@ def save_run(evaluated):
     rng['python'] = list(random.getstate())
     if master:
         save_checkpoint({
-            'model': raw_model.state_dict(), 'model_args': model_args, 'config': config,
+            'model': model_state(), 'lora': lora_settings, 'model_args': model_args, 'config': config,
             'optimizer': [opt.state_dict() for opt in optimizers], 'scaler': scaler.state_dict(),
             'iter_num': iter_num, 'best_val_loss': best_val_loss, 'evals_since_best': evals_since_best,
             'evaluated': evaluated, 'rng': rng, 'sampler': dict(epoch_state), 'tokens_seen': iter_num * tokens_per_iter,
@@ -359,7 +387,7 @@ def save_run(evaluated):
 
 def save_best():
     if master:
-        save_checkpoint({'model': raw_model.state_dict(), 'model_args': model_args, 'config': config,
+        save_checkpoint({'model': model_state(), 'lora': lora_settings, 'model_args': model_args, 'config': config,
                          'iter_num': iter_num, 'best_val_loss': best_val_loss},
                         os.path.join(out_dir, 'best.pt'))
 
@@ -378,6 +406,7 @@ while True:
         for group in opt.param_groups:
             group['lr'] = lr * group.setdefault('lr_scale', 1.0)
     if (iter_num % eval_interval == 0 or iter_num >= max_iters or eval_only) and not resumed_at_eval:
+        t_eval = time.time()
         losses = estimate_loss()
         if not all(math.isfinite(v) for v in losses.values()):
             log(f'stopping: loss became {losses} at iter {iter_num}; the last good checkpoint is kept')
@@ -397,6 +426,7 @@ while True:
             save_run(evaluated=True)
         if iter_num > 0 and improved:
             save_best()
+        t_log += time.time() - t_eval  # keep evaluation and saving out of the ms/iter figure
         if patience and evals_since_best >= patience:
             if not (always_save_checkpoint or improved):
                 save_run(evaluated=True)
@@ -474,5 +504,13 @@ if master and not eval_only:
 if master and wandb_log:
     wandb.finish()
 if ddp:
+    # end-of-run check that DDP kept every rank's weights in step (identical weights give identical sums)
+    flat = torch.cat([p.detach().float().flatten() for p in raw_model.parameters()])
+    stats = torch.stack([flat.sum(), flat.square().sum(), flat.abs().max()])
+    low, high = stats.clone(), stats.clone()
+    torch.distributed.all_reduce(low, op=torch.distributed.ReduceOp.MIN)
+    torch.distributed.all_reduce(high, op=torch.distributed.ReduceOp.MAX)
+    log(f'ddp: parameters identical across {world_size} ranks' if torch.equal(low, high)
+        else f'ddp: WARNING: parameters differ across ranks ({low.tolist()} vs {high.tolist()})')
     destroy_process_group()
 sys.exit(exit_code)
