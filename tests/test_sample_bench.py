@@ -1,0 +1,78 @@
+import os
+
+import pytest
+
+from conftest import TINY_MODEL, run_script
+
+TINY_SHAPE = ['--n_layer=2', '--n_head=2', '--n_embd=32', '--block_size=32', '--vocab_size=64', '--batch_size=2',
+              '--device=cpu', '--dtype=float32']
+
+
+@pytest.fixture(scope='module')
+def trained(char_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp('run')
+    result = run_script('train.py', f'--data_dir={char_data}', f'--out_dir={out}', *TINY_MODEL, '--max_iters=40',
+                        '--eval_interval=20')
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_sample_writes_samples_and_stops_at_end_of_text(trained, tmp_path):
+    out_file = tmp_path / 'samples.txt'
+    result = run_script('sample.py', f'--out_dir={trained}', '--start=night', '--num_samples=2',
+                        '--max_new_tokens=60', '--device=cpu', f'--out_file={out_file}', '--top_p=0.9')
+    assert result.returncode == 0, result.stderr
+    samples = result.stdout.split('\n---------------\n')
+    assert len(samples) == 2 and all(s.startswith('night') for s in samples)
+    assert '<|endoftext|>' not in result.stdout  # a sample ends at its end-of-text token
+    assert out_file.read_text() == result.stdout
+
+
+def test_sample_is_reproducible_and_cache_does_not_change_it(trained):
+    args = [f'--out_dir={trained}', '--start=the', '--num_samples=2', '--max_new_tokens=50', '--device=cpu',
+            '--seed=7', '--dtype=float32']
+    a = run_script('sample.py', *args)
+    b = run_script('sample.py', *args, '--use_cache=False')
+    assert a.returncode == 0 and a.stdout == b.stdout
+    c = run_script('sample.py', *args[:-2], '--seed=8', '--dtype=float32')
+    assert c.stdout != a.stdout
+
+
+def test_sample_prompt_from_file_and_errors(trained, tmp_path):
+    prompt = tmp_path / 'prompt.txt'
+    prompt.write_text('you run\n')
+    result = run_script('sample.py', f'--out_dir={trained}', f'--start=FILE:{prompt}', '--num_samples=1',
+                        '--max_new_tokens=5', '--device=cpu')
+    assert result.returncode == 0 and result.stdout.startswith('you run\n')
+    missing = run_script('sample.py', f'--out_dir={tmp_path}/nothing', '--device=cpu')
+    assert missing.returncode == 2 and 'train a model first' in missing.stderr and 'Traceback' not in missing.stderr
+    bad_char = run_script('sample.py', f'--out_dir={trained}', '--start=ZZZ@', '--device=cpu')
+    assert bad_char.returncode == 2 and 'cannot encode the prompt' in bad_char.stderr
+
+
+def test_bench_train_and_generate_print_tables():
+    result = run_script('bench.py', *TINY_SHAPE, '--steps=3', '--warmup_steps=1')
+    assert result.returncode == 0, result.stderr
+    assert '| ms / iter' in result.stdout and '| MFU' in result.stdout and '| tokens / s' in result.stdout
+    result = run_script('bench.py', '--mode=generate', *TINY_SHAPE, '--prompt_tokens=8', '--new_tokens=40',
+                        '--steps=10')
+    assert result.returncode == 0, result.stderr
+    assert 'with KV cache' in result.stdout and 'without KV cache' in result.stdout
+
+
+def test_bench_profile_writes_trace(tmp_path):
+    result = run_script('bench.py', *TINY_SHAPE, '--steps=2', '--warmup_steps=1', '--profile=True', cwd=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / 'bench_trace.json').stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_bench_time_to_loss(char_data, tmp_path):
+    config = tmp_path / 'cfg.py'
+    config.write_text(f'data_dir = {char_data!r}\nmax_iters = 200\neval_interval = 20\n')
+    result = run_script('bench.py', '--mode=time_to_loss', f'--train_config={config}', '--target=2.6',
+                        f'--train_args={" ".join(TINY_MODEL)}')
+    assert result.returncode == 0, result.stderr
+    assert '| reached at iter' in result.stdout and 'not reached' not in result.stdout
+    log = [line for line in result.stdout.splitlines() if line.startswith('| log')][0].split('|')[2].strip()
+    assert os.path.exists(log)
