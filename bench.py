@@ -76,7 +76,10 @@ def build_model():
                         tie_weights=tie_weights, logit_softcap=logit_softcap)
         model = GPT(cfg)
     else:
-        model = GPT.from_pretrained(init_from, dict(dropout=dropout))
+        try:
+            model = GPT.from_pretrained(init_from, dict(dropout=dropout))
+        except ValueError as e:  # unknown name, failed download, not a GPT-2 model
+            fail(str(e))
         if block_size < model.config.block_size:
             model.crop_block_size(block_size)
     return model.to(device)

@@ -16,6 +16,10 @@ import re
 import sys
 
 SIMPLE_TYPES = (bool, int, float, str, type(None), tuple, list)
+# names users bring from other trainers, mapped to ours
+COMMON_NAMES = {'lr': 'learning_rate', 'bs': 'batch_size', 'wd': 'weight_decay', 'epochs': 'max_iters',
+                'steps': 'max_iters', 'iters': 'max_iters', 'ctx': 'block_size', 'context_length': 'block_size',
+                'seq_len': 'block_size', 'layers': 'n_layer', 'heads': 'n_head', 'dim': 'n_embd'}
 
 
 def fail(message):
@@ -29,8 +33,9 @@ def config_keys(namespace):
 
 
 def unknown_key(key, keys):
-    # abbreviations first ('lr' -> 'learning_rate'), then similar spellings ('max_iter' -> 'max_iters')
-    close = [k for k in keys if '_' in k and ''.join(w[0] for w in k.split('_')) == key][:1]
+    # what other tools call it ('lr'), then initials ('gas'), then similar spellings ('max_iter')
+    close = [k for k in [COMMON_NAMES.get(key)] if k in keys]
+    close = close or [k for k in keys if '_' in k and ''.join(w[0] for w in k.split('_')) == key][:1]
     close = close or difflib.get_close_matches(key, keys, n=1, cutoff=0.5)
     hint = f" (did you mean '{close[0]}'?)" if close else ''
     fail(f"unknown config key '{key}'{hint}")

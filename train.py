@@ -59,7 +59,9 @@ lora_alpha = 16.0  # the adapters' output is scaled by lora_alpha / lora_rank
 lora_dropout = 0.05  # dropout on the adapters' input
 lora_targets = 'c_attn,c_proj,c_fc'  # comma-separated Linear layers that get adapters (attention and MLP)
 # optimizer
+optimizer = 'adamw'  # 'adamw', or 'muon' (Muon for hidden weight matrices, AdamW for the rest)
 learning_rate = 6e-4  # peak learning rate
+muon_lr = 0.02  # optimizer='muon': peak learning rate of the Muon part (follows the same schedule)
 max_iters = 600000  # total optimizer steps
 weight_decay = 1e-1  # AdamW weight decay on 2-D tensors
 beta1 = 0.9  # AdamW beta1
@@ -67,12 +69,15 @@ beta2 = 0.95  # AdamW beta2
 grad_clip = 1.0  # clip gradients at this norm (0 = off)
 # learning rate schedule
 decay_lr = True  # False: constant learning_rate after warmup (nanoGPT's switch)
-lr_schedule = 'cosine'  # 'cosine', 'linear', 'constant' or 'cyclic' (cosine restarts)
+lr_schedule = 'cosine'  # 'cosine', 'linear', 'constant', 'cyclic' (cosine restarts) or 'wsd'
+cooldown_frac = 0.2  # 'wsd' (warmup-stable-decay): the final share of lr_decay_iters spent decaying
 lr_cycle_iters = 0  # iterations per cycle for 'cyclic' (0 = a quarter of lr_decay_iters)
 warmup_iters = 2000  # linear warmup steps
 lr_decay_iters = 600000  # where the decay reaches min_lr (usually max_iters)
 min_lr = 6e-5  # floor of the schedule (about learning_rate/10)
 patience = 0  # stop after this many evaluations without a better val loss (0 = never)
+eval_full_val = False  # evaluate val loss over the whole val split in order (exact; slower than eval_iters)
+target_loss = 0.0  # stop once val loss reaches this (0 = off; bench.py --mode=time_to_loss uses it)
 # system
 backend = 'auto'  # DDP backend: 'auto' (nccl on CUDA, gloo on CPU), 'nccl' or 'gloo'
 device = 'auto'  # 'auto' (cuda, mps, cpu), 'cpu', 'cuda', 'cuda:1', 'mps'
@@ -84,7 +89,7 @@ from configurator import configure, fail  # noqa: E402  (settings above must com
 
 config = configure(globals())
 
-from model import GPT, GPTConfig, load_checkpoint, model_config, save_checkpoint  # noqa: E402
+from model import GPT, GPTConfig, load_checkpoint, save_checkpoint  # noqa: E402
 from lora import apply_lora, base_reference, lora_state_dict  # noqa: E402
 from sampler import next_epoch_starts, random_starts  # noqa: E402
 from system import autocast, device_type, peak_flops, pick_device, pick_dtype  # noqa: E402
@@ -210,6 +215,9 @@ if block_size < model.config.block_size:
     model_args['block_size'] = block_size
 if model.config.vocab_size < meta['vocab_size']:
     fail(f"the model's vocabulary ({model.config.vocab_size}) is smaller than the dataset's ({meta['vocab_size']})")
+if init_from not in ('scratch', 'resume') and model.config.vocab_size == 50257 and meta['tokenizer'] != 'gpt2':
+    fail(f"{init_from} reads GPT-2 tokens, but {data_dir} holds {meta['tokenizer']} tokens: prepare the dataset "
+         f"with the gpt2 tokenizer")
 lora_settings = checkpoint.get('lora') if checkpoint is not None else None  # a resumed LoRA run keeps its own
 if lora_rank > 0 and lora_settings is None:
     if init_from in ('scratch', 'resume'):
@@ -224,14 +232,21 @@ if lora_rank > 0 and lora_settings is None:
                          base=base_reference(init_from))
 if lora_settings:
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    log(f"LoRA rank {lora_settings['rank']} on {lora_settings['targets']}: {trainable / 1e6:.2f}M trainable "
-        f"parameters, base model {lora_settings['base']} frozen")
+    log(f"LoRA rank {lora_settings['rank']} on {lora_settings['targets']}: {trainable:,} trainable parameters "
+        f"({100 * trainable / model.get_num_params(False):.2f}%), base model {lora_settings['base']} frozen")
 model.to(device)
 log(f'model: {model.get_num_params() / 1e6:.2f}M parameters, device {device}, dtype {dtype}, '
     f'{tokens_per_iter:,} tokens per iteration')
 
 scaler = torch.amp.GradScaler(device_type(device), enabled=(dtype == 'float16'))
-optimizers = [model.configure_optimizers(weight_decay, learning_rate, (beta1, beta2), device_type(device))]
+if optimizer == 'adamw':
+    optimizers = [model.configure_optimizers(weight_decay, learning_rate, (beta1, beta2), device_type(device))]
+elif optimizer == 'muon':
+    if lora_settings:
+        fail('optimizer=muon is for full training; LoRA adapters train with optimizer=adamw')
+    optimizers = model.configure_muon(weight_decay, learning_rate, muon_lr, (beta1, beta2), device_type(device))
+else:
+    fail(f"optimizer must be 'adamw' or 'muon', not {optimizer!r}")
 if checkpoint is not None:
     saved = checkpoint['optimizer']
     for opt, state in zip(optimizers, saved if isinstance(saved, list) else [saved]):
@@ -251,6 +266,8 @@ checkpoint = None  # free memory
 
 raw_model = model
 if compile:
+    # keep compiled kernels between runs (a warm start skips most of the compile time)
+    os.environ.setdefault('TORCHINDUCTOR_CACHE_DIR', os.path.join(os.path.expanduser('~'), '.cache', 'nanorapgpt', 'inductor'))
     model = torch.compile(model)
 train_model = model  # evaluation uses model directly: DDP is only for the gradient sync
 if ddp:
@@ -272,11 +289,14 @@ def get_lr(it):
         progress = min((it - warmup) / span, 1.0)
     if lr_schedule == 'linear':
         return learning_rate - progress * (learning_rate - min_lr)
+    if lr_schedule == 'wsd':  # flat until the cooldown, then a straight line down to min_lr
+        cooldown = max(cooldown_frac, 1e-9)
+        return learning_rate - max(0.0, (progress - 1 + cooldown) / cooldown) * (learning_rate - min_lr)
     return min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (learning_rate - min_lr)
 
 
-if lr_schedule not in ('cosine', 'linear', 'constant', 'cyclic'):
-    fail(f"lr_schedule must be cosine, linear, constant or cyclic, not {lr_schedule!r}")
+if lr_schedule not in ('cosine', 'linear', 'constant', 'cyclic', 'wsd'):
+    fail(f"lr_schedule must be cosine, linear, constant, cyclic or wsd, not {lr_schedule!r}")
 if sampling not in ('random', 'epoch'):
     fail(f"sampling must be 'random' or 'epoch', not {sampling!r}")
 
@@ -297,6 +317,18 @@ def estimate_loss():
         if ddp:
             torch.distributed.all_reduce(total)
         out[split] = total.item() / eval_iters
+    if eval_full_val:  # every val token once, in fixed windows: the exact val loss
+        data = splits['val']
+        starts = np.arange((len(data) - 1) // block_size) * block_size
+        total = torch.zeros((), device=device)
+        for i in range(rank * batch_size, len(starts), world_size * batch_size):
+            x, y = batch_from_starts(data, starts[i:i + batch_size])
+            with amp:
+                _, loss = model(x, y)
+            total += loss.float() * len(x)
+        if ddp:
+            torch.distributed.all_reduce(total)
+        out['val'] = total.item() / len(starts)
     model.train()
     return out
 
@@ -399,6 +431,7 @@ if master and sys.stdout.isatty() and not eval_only:
 device_peak = peak_flops(device, dtype) if master else None
 model.train()
 loss_sum, t_log, iters_since_log = torch.zeros((), device=device), time.time(), 0
+t_start, eval_seconds = time.time(), 0.0  # 'time' in the log: wall time spent training (compile included)
 exit_code = 0
 while True:
     lr = get_lr(iter_num)
@@ -407,6 +440,7 @@ while True:
             group['lr'] = lr * group.setdefault('lr_scale', 1.0)
     if (iter_num % eval_interval == 0 or iter_num >= max_iters or eval_only) and not resumed_at_eval:
         t_eval = time.time()
+        train_seconds = t_eval - t_start - eval_seconds
         losses = estimate_loss()
         if not all(math.isfinite(v) for v in losses.values()):
             log(f'stopping: loss became {losses} at iter {iter_num}; the last good checkpoint is kept')
@@ -419,7 +453,7 @@ while True:
             f"val ppl {math.exp(min(losses['val'], 50)):.2f}")
         write_log({'iter': iter_num, 'train_loss': losses['train'], 'val_loss': losses['val'],
                    'train_ppl': math.exp(min(losses['train'], 50)), 'val_ppl': math.exp(min(losses['val'], 50)),
-                   'lr': lr, 'tokens': iter_num * tokens_per_iter})
+                   'lr': lr, 'tokens': iter_num * tokens_per_iter, 'time': train_seconds})
         if eval_only:
             break
         if iter_num > 0 and (improved or always_save_checkpoint or iter_num >= max_iters):
@@ -427,6 +461,11 @@ while True:
         if iter_num > 0 and improved:
             save_best()
         t_log += time.time() - t_eval  # keep evaluation and saving out of the ms/iter figure
+        eval_seconds += time.time() - t_eval
+        if target_loss and losses['val'] <= target_loss:
+            log(f"target reached: val loss {losses['val']:.4f} <= {target_loss} at iter {iter_num}, "
+                f"{train_seconds:.1f} s of training")
+            break
         if patience and evals_since_best >= patience:
             if not (always_save_checkpoint or improved):
                 save_run(evaluated=True)
