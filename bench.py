@@ -30,7 +30,7 @@ dropout = 0.0  # dropout
 bias = False  # biases in Linear and LayerNorm
 pos_emb = 'learned'  # 'learned', 'rope' or 'none'
 qk_norm = False  # normalise queries and keys
-mlp = 'gelu'  # 'gelu', 'relu2' or 'none'
+mlp = 'gelu'  # 'gelu' (exact), 'gelu_tanh' (GPT-2's), 'relu2' or 'none'
 tie_weights = True  # share embedding and head
 logit_softcap = 0.0  # logit soft cap (0 = off)
 learning_rate = 6e-4  # AdamW learning rate

@@ -95,7 +95,10 @@ def configure(namespace, argv=None):
     keys = config_keys(namespace)
     defaults = {k: namespace[k] for k in keys}
     if '-h' in argv or '--help' in argv:
-        print(help_text(namespace, keys, namespace.get('__file__', sys.argv[0])))
+        try:
+            print(help_text(namespace, keys, namespace.get('__file__', sys.argv[0])), flush=True)
+        except BrokenPipeError:  # --help | head
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(0)
     for arg in argv:
         if not arg.startswith('--'):

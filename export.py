@@ -26,7 +26,7 @@ data_dir = ''  # dataset folder whose meta.json names the tokenizer ('' = the on
 dtype = 'float32'  # weights are written as 'float32', 'bfloat16' or 'float16'
 # -----------------------------------------------------------------------------
 DTYPES = {'float32': torch.float32, 'bfloat16': torch.bfloat16, 'float16': torch.float16}
-GPT2_OPTIONS = dict(pos_emb='learned', mlp='gelu', tie_weights=True, logit_softcap=0.0, residual=True,
+GPT2_OPTIONS = dict(pos_emb='learned', tie_weights=True, logit_softcap=0.0, residual=True,
                     layernorm=True, qk_norm=False)  # what GPT2LMHeadModel computes
 
 
@@ -38,8 +38,10 @@ def die(message, code=1):
 def check_exportable(config):
     """ValueError naming every option that GPT2LMHeadModel cannot represent."""
     bad = [f'{k}={getattr(config, k)!r}' for k, v in GPT2_OPTIONS.items() if getattr(config, k) != v]
+    if config.mlp not in ('gelu', 'gelu_tanh'):  # transformers' 'gelu' and 'gelu_new'
+        bad.append(f'mlp={config.mlp!r}')
     if bad:
-        need = ', '.join(f'{k}={v!r}' for k, v in GPT2_OPTIONS.items())
+        need = ', '.join(f'{k}={v!r}' for k, v in GPT2_OPTIONS.items()) + ", mlp='gelu' or 'gelu_tanh'"
         raise ValueError(f"this model has {', '.join(bad)}: only GPT-2-shaped models ({need}) export as "
                          f"GPT2LMHeadModel")
 
@@ -72,7 +74,7 @@ def hf_config(config, vocab_size, eot_token, dtype='float32'):
         'architectures': ['GPT2LMHeadModel'], 'model_type': 'gpt2',
         'vocab_size': vocab_size, 'n_positions': config.block_size, 'n_ctx': config.block_size,
         'n_embd': config.n_embd, 'n_layer': config.n_layer, 'n_head': config.n_head, 'n_inner': None,
-        'activation_function': 'gelu_new', 'layer_norm_epsilon': 1e-5, 'initializer_range': 0.02,
+        'activation_function': 'gelu_new' if config.mlp == 'gelu_tanh' else 'gelu', 'layer_norm_epsilon': 1e-5, 'initializer_range': 0.02,
         'resid_pdrop': config.dropout, 'embd_pdrop': config.dropout, 'attn_pdrop': config.dropout,
         'scale_attn_weights': True, 'scale_attn_by_inverse_layer_idx': False, 'reorder_and_upcast_attn': False,
         'tie_word_embeddings': True, 'use_cache': True, 'bos_token_id': eot_token, 'eos_token_id': eot_token,

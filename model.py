@@ -31,7 +31,7 @@ class GPTConfig:
     pos_emb: str = 'learned'  # 'learned' | 'rope' (rotary, no wpe table) | 'none'
     rope_base: float = 10000.0
     qk_norm: bool = False  # RMS-normalise queries and keys per head before attention
-    mlp: str = 'gelu'  # 'gelu' | 'relu2' (ReLU squared) | 'none' (attention-only blocks)
+    mlp: str = 'gelu'  # 'gelu' (exact, as nanoGPT) | 'gelu_tanh' (GPT-2's approximation) | 'relu2' | 'none'
     tie_weights: bool = True  # share the token embedding with the output head
     logit_softcap: float = 0.0  # > 0: logits = c * tanh(logits / c)
     residual: bool = True  # False: blocks replace x instead of adding to it (ablation)
@@ -73,6 +73,22 @@ def apply_rope(x, cos, sin):
     return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
 
 
+def cpu_bf16_attention(q, k, v, causal, dropout_p):
+    """Attention written out with batched matmuls. On CPUs torch's fused bfloat16 attention kernel is slower
+    than its float32 one, while bfloat16 matmuls run on the AMX units; for the short contexts CPU runs use
+    the T x S score matrix is small, so this is 2x faster than either fused kernel (see BENCHMARKS.md)."""
+    B, H, T, D = q.shape
+    S = k.size(2)
+    q, k, v = (t.reshape(B * H, -1, D) for t in (q * D ** -0.5, k, v))
+    if causal:  # query i (the last T of S positions) sees keys up to S - T + i
+        mask = torch.full((T, S), float('-inf'), dtype=q.dtype, device=q.device).triu(S - T + 1)
+        scores = torch.baddbmm(mask.expand(B * H, T, S), q, k.transpose(1, 2))
+    else:
+        scores = torch.bmm(q, k.transpose(1, 2))
+    weights = F.dropout(scores.softmax(dim=-1), p=dropout_p, training=dropout_p > 0)
+    return torch.bmm(weights, v).view(B, H, T, D)
+
+
 class CausalSelfAttention(nn.Module):
 
     def __init__(self, config):
@@ -102,7 +118,10 @@ class CausalSelfAttention(nn.Module):
             causal = pos == 0  # one new query after a prefix sees every cached key
             assert pos == 0 or T == 1, 'the KV cache takes a prefill or one token at a time'
         drop = self.dropout if self.training else 0.0
-        y = F.scaled_dot_product_attention(q, k, v, dropout_p=drop, is_causal=causal)
+        if q.device.type == 'cpu' and q.dtype == torch.bfloat16 and k.size(2) <= 512:
+            y = cpu_bf16_attention(q, k, v, causal, drop)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=drop, is_causal=causal)
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         return self.resid_dropout(self.c_proj(y))
 
@@ -114,11 +133,14 @@ class MLP(nn.Module):
         self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
         self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
-        self.relu2 = config.mlp == 'relu2'
+        self.kind = config.mlp
 
     def forward(self, x):
         x = self.c_fc(x)
-        x = F.relu(x).square() if self.relu2 else F.gelu(x, approximate='tanh')  # GPT-2 used tanh GELU
+        if self.kind == 'relu2':
+            x = F.relu(x).square()
+        else:  # OpenAI's GPT-2 used the tanh approximation; exact GELU is the faster of the two on CPUs
+            x = F.gelu(x, approximate='tanh' if self.kind == 'gelu_tanh' else 'none')
         return self.dropout(self.c_proj(x))
 
 
@@ -148,7 +170,7 @@ class GPT(nn.Module):
         super().__init__()
         assert config.vocab_size is not None and config.block_size is not None
         assert config.pos_emb in ('learned', 'rope', 'none'), f'unknown pos_emb {config.pos_emb!r}'
-        assert config.mlp in ('gelu', 'relu2', 'none'), f'unknown mlp {config.mlp!r}'
+        assert config.mlp in ('gelu', 'gelu_tanh', 'relu2', 'none'), f'unknown mlp {config.mlp!r}'
         self.config = config
         parts = dict(
             wte=nn.Embedding(config.vocab_size, config.n_embd),
@@ -273,12 +295,7 @@ class GPT(nn.Module):
             {'params': [p for p in params if p.dim() >= 2], 'weight_decay': weight_decay},
             {'params': [p for p in params if p.dim() < 2], 'weight_decay': 0.0},
         ]
-        extra = {}
-        if device_type == 'cuda' and 'fused' in inspect.signature(torch.optim.AdamW).parameters:
-            extra['fused'] = True  # one kernel for the whole update
-        else:
-            extra['foreach'] = True  # batched tensor ops on CPU/MPS
-        return torch.optim.AdamW(groups, lr=learning_rate, betas=betas, **extra)
+        return torch.optim.AdamW(groups, lr=learning_rate, betas=betas, **adamw_kernel(device_type))
 
     def configure_muon(self, weight_decay, adam_lr, muon_lr, betas, device_type):
         """[Muon, AdamW]: Muon (momentum orthogonalised by Newton-Schulz) for the 2-D weights inside the
@@ -292,8 +309,7 @@ class GPT(nn.Module):
         muon.param_groups[0]['lr_scale'] = muon_lr / adam_lr  # train.py's schedule scales every group's lr
         groups = [{'params': [p for p in rest if p.dim() >= 2], 'weight_decay': weight_decay},
                   {'params': [p for p in rest if p.dim() < 2], 'weight_decay': 0.0}]
-        extra = {'fused': True} if device_type == 'cuda' else {'foreach': True}
-        return [muon, torch.optim.AdamW(groups, lr=adam_lr, betas=betas, **extra)]
+        return [muon, torch.optim.AdamW(groups, lr=adam_lr, betas=betas, **adamw_kernel(device_type))]
 
     def flops_per_token(self):
         """Training FLOPs per token (forward + backward), PaLM appendix B: 6N + 12 L H Q T."""
@@ -359,6 +375,14 @@ class GPT(nn.Module):
         return idx
 
 
+def adamw_kernel(device_type):
+    """The fused AdamW kernel (one pass over all parameters) on CUDA and CPU, where torch has it; else
+    the batched foreach implementation (MPS, older torch)."""
+    if device_type in ('cuda', 'cpu') and 'fused' in inspect.signature(torch.optim.AdamW).parameters:
+        return {'fused': True}
+    return {'foreach': True}
+
+
 def sample_next(logits, temperature=1.0, top_k=None, top_p=None):
     """One token id per row of logits (B, V), as a (B, 1) tensor."""
     if temperature == 0:
@@ -419,6 +443,9 @@ def read_hf_config(folder, name):
         raise ValueError(f'{name}: cannot read {path} ({type(e).__name__})') from None
 
 
+GELU_NAMES = {'gelu_new': 'gelu_tanh', 'gelu_pytorch_tanh': 'gelu_tanh', 'gelu': 'gelu'}  # transformers' -> ours
+
+
 def gpt2_config_from_hf(hf, name):
     """Our GPTConfig for a transformers config.json; anything GPT2LMHeadModel would compute differently fails."""
     if hf.get('model_type') != 'gpt2':
@@ -427,7 +454,7 @@ def gpt2_config_from_hf(hf, name):
                          f"(model_type 'gpt2') can be loaded")
     n_embd = hf['n_embd']
     different = {
-        'activation_function': hf.get('activation_function', 'gelu_new') not in ('gelu_new', 'gelu_pytorch_tanh'),
+        'activation_function': hf.get('activation_function', 'gelu_new') not in GELU_NAMES,
         'layer_norm_epsilon': abs(hf.get('layer_norm_epsilon', 1e-5) - 1e-5) > 1e-12,
         'n_inner': hf.get('n_inner') not in (None, 4 * n_embd),
         'scale_attn_weights': not hf.get('scale_attn_weights', True),
@@ -439,7 +466,8 @@ def gpt2_config_from_hf(hf, name):
         raise ValueError(f"{name}: GPT-2 variant with {', '.join(bad)}, which this model does not implement")
     return GPTConfig(n_layer=hf['n_layer'], n_head=hf['n_head'], n_embd=n_embd, vocab_size=hf['vocab_size'],
                      block_size=hf.get('n_positions', hf.get('n_ctx', 1024)), bias=True,
-                     tie_weights=hf.get('tie_word_embeddings', True))
+                     tie_weights=hf.get('tie_word_embeddings', True),
+                     mlp=GELU_NAMES[hf.get('activation_function', 'gelu_new')])
 
 
 def read_hf_weights(folder, name):

@@ -27,7 +27,7 @@ log_interval = 1  # print a line every this many iterations
 eval_iters = 200  # batches per split for each evaluation
 eval_only = False  # evaluate once and exit
 always_save_checkpoint = True  # write ckpt.pt at every evaluation, not only when val loss improves
-init_from = 'scratch'  # 'scratch', 'resume' (from out_dir/ckpt.pt), or a GPT-2 name / HF directory
+init_from = 'scratch'  # 'scratch', 'resume' (out_dir/ckpt.pt), a GPT-2 name / HF folder, or another run's out_dir
 # logging
 wandb_log = False  # log to Weights & Biases (honours WANDB_MODE, e.g. offline)
 wandb_project = 'nanorapgpt'  # wandb project name
@@ -47,7 +47,7 @@ dropout = 0.0  # 0 for pretraining; try 0.1+ when fine-tuning
 bias = False  # biases in Linear and LayerNorm (GPT-2 had them; a bit faster and no worse without)
 pos_emb = 'learned'  # 'learned', 'rope' or 'none'
 qk_norm = False  # normalise queries and keys per head
-mlp = 'gelu'  # 'gelu', 'relu2' or 'none'
+mlp = 'gelu'  # 'gelu' (exact), 'gelu_tanh' (GPT-2's), 'relu2' or 'none'
 tie_weights = True  # share the token embedding with the output head
 logit_softcap = 0.0  # > 0 caps logits smoothly at this value
 residual = True  # residual connections (False only for the ablation ladder)
@@ -89,7 +89,7 @@ from configurator import configure, fail  # noqa: E402  (settings above must com
 
 config = configure(globals())
 
-from model import GPT, GPTConfig, load_checkpoint, save_checkpoint  # noqa: E402
+from model import GPT, GPTConfig, checkpoint_path, load_checkpoint, save_checkpoint  # noqa: E402
 from lora import apply_lora, base_reference, lora_state_dict  # noqa: E402
 from sampler import next_epoch_starts, random_starts  # noqa: E402
 from system import autocast, device_type, peak_flops, pick_device, pick_dtype  # noqa: E402
@@ -204,6 +204,13 @@ elif init_from == 'resume':
     model_args = asdict(model.config)  # the architecture comes from the checkpoint
     iter_num, best_val_loss = checkpoint['iter_num'], checkpoint['best_val_loss']
     evals_since_best = checkpoint.get('evals_since_best', 0)
+elif os.path.isdir(init_from) and not os.path.exists(os.path.join(init_from, 'config.json')):
+    # another run of ours (e.g. pretrained on poetry): its weights, with a fresh optimizer and schedule
+    try:
+        model, _ = load_checkpoint(checkpoint_path(init_from), 'cpu')
+    except (FileNotFoundError, ValueError) as e:
+        fail(str(e))
+    model_args = asdict(model.config)
 else:
     try:
         model = GPT.from_pretrained(init_from, dict(dropout=dropout))

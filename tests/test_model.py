@@ -161,3 +161,19 @@ def test_nanogpt_style_checkpoint_loads(tmp_path):
     idx = torch.randint(0, 37, (1, 16))
     assert torch.equal(loaded.eval()(idx, idx)[0], model(idx, idx)[0])
     assert ckpt['iter_num'] == 5
+
+
+def test_cpu_bfloat16_attention_matches_the_fused_kernel():
+    from model import cpu_bf16_attention
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(2, 3, 16, 8) for _ in range(3))
+    for causal, (qq, kk, vv) in [(True, (q, k, v)), (False, (q[:, :, -1:], k, v))]:
+        expected = torch.nn.functional.scaled_dot_product_attention(qq, kk, vv, is_causal=causal)
+        got = cpu_bf16_attention(qq.bfloat16(), kk.bfloat16(), vv.bfloat16(), causal, 0.0).float()
+        assert (got - expected).abs().max() < 0.05
+    model = tiny()
+    idx = torch.randint(0, 37, (2, 16))
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        low, _ = model(idx, idx)
+    high, _ = model(idx, idx)
+    assert (low.float() - high).abs().max() < 0.1

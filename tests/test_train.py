@@ -42,7 +42,7 @@ def test_training_writes_checkpoints_and_log(char_data, tmp_path):
     assert not [f for f in os.listdir(out) if f.endswith('.tmp')]
 
 
-@pytest.mark.parametrize('sampling', ['random', 'epoch'])
+@pytest.mark.parametrize('sampling', ['random', pytest.param('epoch', marks=pytest.mark.slow)])
 def test_resume_continues_exactly(char_data, tmp_path, sampling):
     opts = ['--eval_interval=5', '--dropout=0.1', f'--sampling={sampling}', '--lr_decay_iters=20']
     straight, stopped = tmp_path / 'straight', tmp_path / 'stopped'
@@ -163,3 +163,16 @@ def test_ddp_two_processes_on_cpu(char_data, tmp_path):
     bad = subprocess.run(cmd[:-3] + ['--gradient_accumulation_steps=3', '--max_iters=1'], capture_output=True,
                          text=True, timeout=300, cwd=str(tmp_path), env=dict(os.environ, OMP_NUM_THREADS='1'))
     assert bad.returncode != 0 and 'does not divide across 2 processes' in bad.stderr
+
+
+@pytest.mark.slow
+def test_init_from_another_run_starts_fresh_with_its_weights(char_data, tmp_path):
+    first, second = tmp_path / 'first', tmp_path / 'second'
+    assert train(char_data, first, '--max_iters=20', '--eval_interval=20').returncode == 0
+    result = train(char_data, second, f'--init_from={first}', '--max_iters=2', '--eval_interval=2')
+    assert result.returncode == 0, result.stderr
+    start = evals(second)[0]
+    assert start['iter'] == 0 and start['val_loss'] == pytest.approx(evals(first)[-1]['val_loss'], abs=1e-4)
+    assert torch.load(second / 'ckpt.pt', weights_only=True)['iter_num'] == 2
+    missing = train(char_data, tmp_path / 'third', f'--init_from={tmp_path / "empty"}')
+    assert missing.returncode == 2 and 'Traceback' not in missing.stderr
