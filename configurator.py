@@ -22,9 +22,10 @@ COMMON_NAMES = {'lr': 'learning_rate', 'bs': 'batch_size', 'wd': 'weight_decay',
                 'seq_len': 'block_size', 'layers': 'n_layer', 'heads': 'n_head', 'dim': 'n_embd'}
 
 
-def fail(message):
+def fail(message, status=2):
+    """One line on stderr and exit: status 2 for a usage mistake, 1 for bad input data or files."""
     print(f'error: {message}', file=sys.stderr)
-    sys.exit(2)
+    sys.exit(status)
 
 
 def config_keys(namespace):

@@ -8,6 +8,7 @@ metrics of real text from the split. Writes eval.json and eval.md into out_dir a
   python evaluate.py --compare out-a out-b --compare_out=assets/compare    # table + loss/metric plots
   python evaluate.py --out_dir=out-lyrics --plot_embeddings                # t-SNE of the token embeddings
 """
+import contextlib
 import json
 import math
 import os
@@ -16,6 +17,8 @@ import time
 
 import numpy as np
 import torch
+
+from configurator import fail
 
 # -----------------------------------------------------------------------------
 init_from = 'resume'  # 'resume' (the checkpoint in out_dir) or a GPT-2 name / HF directory
@@ -47,10 +50,6 @@ embeddings_source = 'model'  # --plot_embeddings: 'model' (the checkpoint's) or 
 embeddings_top = 300  # --plot_embeddings: how many of the most frequent training tokens to draw
 # -----------------------------------------------------------------------------
 
-
-def die(message, code=1):
-    print(f'error: {message}', file=sys.stderr)
-    sys.exit(code)
 
 
 # ---------------------------------------------------------------- loss over a whole split
@@ -105,12 +104,9 @@ def generate_samples(model, enc, n, max_new, temperature, top_k, top_p, prompt='
     prompt_ids = prompt_ids or [enc.eot_token if enc.eot_token is not None else 0]
     x = torch.tensor(prompt_ids, dtype=torch.long, device=device)[None].repeat(n, 1)
     stop = [enc.eot_token] if enc.eot_token is not None else None
-    with torch.no_grad():
-        if amp is None:
-            y = model.generate(x, max_new, temperature=temperature, top_k=top_k, top_p=top_p, stop_tokens=stop)
-        else:
-            with amp:
-                y = model.generate(x, max_new, temperature=temperature, top_k=top_k, top_p=top_p, stop_tokens=stop)
+    with torch.no_grad(), (amp or contextlib.nullcontext()):
+        y = model.generate(x, max_new, temperature=temperature, top_k=top_k, top_p=top_p, stop_tokens=stop,
+                           vocab_limit=enc.vocab_size)
     texts = []
     for row in y[:, len(prompt_ids):].tolist():
         if stop and stop[0] in row:
@@ -269,22 +265,20 @@ def load_model(dev):
             model, ckpt = load_checkpoint(checkpoint_path(out_dir), dev)
             folder = tokenizer.find_data_dir(ckpt.get('config', {}), data_dir, dataset)
             return model, os.path.basename(os.path.normpath(out_dir)), ckpt, folder
-        if not hasattr(GPT, 'from_pretrained'):
-            die(f'init_from={init_from!r}: loading GPT-2 checkpoints is not available in this version', 2)
         if not (data_dir or dataset):
-            die(f'--init_from={init_from} needs --dataset or --data_dir (a dataset with the gpt2 tokenizer)', 2)
+            fail(f'--init_from={init_from} needs --dataset or --data_dir (a dataset with the gpt2 tokenizer)')
         folder = tokenizer.find_data_dir({}, data_dir, dataset)
         if tokenizer.read_meta(folder)['tokenizer'] != 'gpt2':
-            die(f'{folder} is not tokenized with gpt2: a GPT-2 model needs a gpt2 dataset', 2)
+            fail(f'{folder} is not tokenized with gpt2: a GPT-2 model needs a gpt2 dataset')
         return GPT.from_pretrained(init_from, dict(dropout=0.0)).to(dev), init_from, None, folder
     except (FileNotFoundError, ValueError) as e:  # no checkpoint or dataset; a GPT-2 that cannot be loaded
-        die(str(e))
+        fail(str(e), 1)
 
 
 def open_split(folder, name, meta):
     path = os.path.join(folder, f'{name}.bin')
     if not os.path.exists(path):
-        die(f'{path} not found: prepare the dataset with a {name} split first')
+        fail(f'{path} not found: prepare the dataset with a {name} split first', 1)
     return np.memmap(path, dtype=np.dtype(meta.get('dtype', 'uint16')), mode='r')
 
 
@@ -304,7 +298,7 @@ def embeddings_main(dev):
         vectors[seen] = scale_like_init(vectors[seen])  # centred, as train.py uses them
         vectors = vectors[top]
     else:
-        die(f"embeddings_source must be 'model' or 'word2vec', not {embeddings_source!r}", 2)
+        fail(f"embeddings_source must be 'model' or 'word2vec', not {embeddings_source!r}")
     os.makedirs(out_dir, exist_ok=True)
     out_png = os.path.join(out_dir, 'embeddings.png')
     plot_tsne(vectors, [token_label(enc.decode([i])) for i in top], out_png, seed=seed,
@@ -318,19 +312,19 @@ def evaluate_main(dev, amp):
     model, name, ckpt, folder = load_model(dev)
     meta, enc = tokenizer.read_meta(folder), tokenizer.load_tokenizer(folder)
     if model.config.vocab_size < meta['vocab_size']:
-        die(f"the model's vocabulary ({model.config.vocab_size}) is smaller than {folder}'s ({meta['vocab_size']})")
+        fail(f"the model's vocabulary ({model.config.vocab_size}) is smaller than {folder}'s ({meta['vocab_size']})", 1)
     data = open_split(folder, split, meta)
     if max_eval_tokens:
         data = data[:max_eval_tokens + 1]
     block = eval_block_size or model.config.block_size
     stride = eval_stride or block
     if not (0 < block <= model.config.block_size and 0 < stride <= block):
-        die(f'need 0 < eval_block_size <= {model.config.block_size} and 0 < eval_stride <= eval_block_size', 2)
+        fail(f'need 0 < eval_block_size <= {model.config.block_size} and 0 < eval_stride <= eval_block_size')
     t0 = time.time()
     try:
         loss, n = split_loss(model, data, block, stride, max(1, batch_tokens // block), dev, amp)
     except ValueError as e:
-        die(f'{split}.bin: {e}')
+        fail(f'{split}.bin: {e}', 1)
     targets = np.asarray(data[1:n + 1])
     chars = len(enc.decode(targets[targets != enc.eot_token] if enc.eot_token is not None else targets))
     result = {'model': name, 'checkpoint_iter': ckpt and ckpt.get('iter_num'), 'params': model.get_num_params(),
@@ -362,27 +356,27 @@ def main():
     from system import autocast, pick_device, pick_dtype
     argv, dirs = split_argv(sys.argv[1:])
     if dirs == []:
-        die('--compare needs run folders: python evaluate.py --compare out-a out-b', 2)
+        fail('--compare needs run folders: python evaluate.py --compare out-a out-b')
     configure(globals(), argv)
     runs = dirs if dirs is not None else list(compare)
     if runs:
         if x_axis not in ('iter', 'tokens', 'time'):
-            die(f"x_axis must be 'iter', 'tokens' or 'time', not {x_axis!r}", 2)
+            fail(f"x_axis must be 'iter', 'tokens' or 'time', not {x_axis!r}")
         try:
             print(compare_runs(runs, compare_out, x_axis), end='')
         except (FileNotFoundError, ImportError) as e:
-            die(str(e))
+            fail(str(e), 1)
         print(f'wrote {compare_out}.md and plots', file=sys.stderr)
         return
     dev = pick_device(device)
     try:
         amp = autocast(dev, pick_dtype(dev, dtype))
     except ValueError as e:
-        die(str(e), 2)
+        fail(str(e))
     try:
         embeddings_main(dev) if plot_embeddings else evaluate_main(dev, amp)
     except ImportError as e:
-        die(str(e))
+        fail(str(e), 1)
 
 
 if __name__ == '__main__':

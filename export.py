@@ -14,10 +14,11 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 import tempfile
 
 import torch
+
+from configurator import fail
 
 # -----------------------------------------------------------------------------
 out_dir = 'out'  # the training run to export (its best.pt, else ckpt.pt)
@@ -29,10 +30,6 @@ DTYPES = {'float32': torch.float32, 'bfloat16': torch.bfloat16, 'float16': torch
 GPT2_OPTIONS = dict(pos_emb='learned', tie_weights=True, logit_softcap=0.0, residual=True,
                     layernorm=True, qk_norm=False)  # what GPT2LMHeadModel computes
 
-
-def die(message, code=1):
-    print(f'error: {message}', file=sys.stderr)
-    sys.exit(code)
 
 
 def check_exportable(config):
@@ -175,7 +172,7 @@ def main():
         path = checkpoint_path(out_dir)
         model, checkpoint = load_checkpoint(path)
     except (FileNotFoundError, ValueError) as e:  # no checkpoint; a LoRA base that cannot be loaded
-        die(str(e))
+        fail(str(e), 1)
     if checkpoint.get('lora'):
         merge_lora(model)
         print(f"merged the LoRA adapters (rank {checkpoint['lora']['rank']}) into {checkpoint['lora']['base']}")
@@ -185,11 +182,11 @@ def main():
         meta = tokenizer.read_meta(found)
     except FileNotFoundError as e:
         if data_dir:
-            die(str(e), 2)
+            fail(str(e))
     try:
         written, note = export_model(model, folder, meta, found, dtype)
     except ValueError as e:
-        die(str(e))
+        fail(str(e), 1)
     print(f'exported {path} ({model.get_num_params(False) / 1e6:.2f}M parameters) to {folder}: {", ".join(written)}')
     if note:
         print(f'note: {note}')

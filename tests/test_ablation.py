@@ -12,7 +12,7 @@ import torch.nn as nn
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 import tokenizer  # noqa: E402
-from model import GPT, GPTConfig, LayerNorm, model_config  # noqa: E402
+from model import GPT, LayerNorm, model_config  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
