@@ -54,7 +54,8 @@ for name in chosen:
     out = os.path.join(os.path.abspath(out_root), name)
     budget = [f'--max_iters={max_iters}', f'--lr_decay_iters={max_iters}'] if max_iters else []
     t0 = time.time()
-    run([sys.executable, os.path.join(HERE, 'train.py'), configs[name], f'--out_dir={out}', '--init_from=scratch']
+    run([sys.executable, os.path.join(HERE, 'train.py'), os.path.join(HERE, 'config', 'ablation.py'), configs[name],
+         f'--out_dir={out}', '--init_from=scratch']
         + data_args + common + budget)
     seconds[name] = time.time() - t0
     run([sys.executable, os.path.join(HERE, 'evaluate.py'), f'--out_dir={out}', f'--num_samples={num_samples}',

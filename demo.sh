@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The first run: install what is missing, prepare a public-domain poetry corpus, train a small model on
 # the CPU for a few minutes, print three stanzas, score them beside real verse, and say what to do next.
-#   bash demo.sh            (DEMO_ITERS=... trains longer or shorter; DEMO_OUT=... picks the run folder)
+#   bash demo.sh    (DEMO_ITERS=N trains longer or shorter; DEMO_OUT=DIR picks the run folder and
+#                    DEMO_DATA=DIR the poetry dataset folder, default data/poetry)
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
 OUT=${DEMO_OUT:-out-demo}
 ITERS=${DEMO_ITERS:-}
+DATA=${DEMO_DATA:-data/poetry}
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -22,14 +24,14 @@ fi
 echo "ok: $("$PY" -c 'import torch; print("torch", torch.__version__)')"
 
 step "2/5 data: a few MB of Gutenberg poetry (public domain)"
-if [ -f data/poetry/train.bin ] && [ -f data/poetry/meta.json ]; then
-    echo "data/poetry is ready (delete data/poetry/*.bin to rebuild)"
+if [ -f "$DATA/train.bin" ] && [ -f "$DATA/meta.json" ]; then
+    echo "$DATA is ready (delete $DATA/*.bin to rebuild)"
 else
-    "$PY" data/poetry/prepare.py
+    "$PY" data/poetry/prepare.py --out_dir="$DATA"
 fi
 
 step "3/5 training a small verse model on the CPU (a few minutes)"
-"$PY" train.py config/demo_poetry.py --out_dir="$OUT" ${ITERS:+--max_iters=$ITERS --lr_decay_iters=$ITERS}
+"$PY" train.py config/demo_poetry.py --out_dir="$OUT" --data_dir="$DATA" ${ITERS:+--max_iters=$ITERS --lr_decay_iters=$ITERS}
 
 step "4/5 three stanzas from the model"
 "$PY" sample.py --out_dir="$OUT" --num_samples=3 --max_new_tokens=300 --temperature=0.8 --start="" \

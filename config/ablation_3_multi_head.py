@@ -1,27 +1,9 @@
 # Model-evolution ablation, rung 3: multi-head attention (4 heads of size 16 instead of one of 64);
 # still one attention layer, no MLP, no residual connection, no LayerNorm.
-out_dir = 'out-ablation/3_multi_head'
-dataset = 'shakespeare_char'
-eval_interval = 100
-eval_iters = 20
-log_interval = 100
-always_save_checkpoint = False
-gradient_accumulation_steps = 1
-batch_size = 16
-block_size = 64
-max_iters = 1500
-lr_decay_iters = 1500
-warmup_iters = 50
-learning_rate = 3e-3
-min_lr = 3e-4
-dropout = 0.0
-bias = False
-dtype = 'float32'  # tiny models: float32 is faster than bfloat16 on CPU
-tie_weights = False
-n_embd = 64
-# the rung
-n_layer = 1
-n_head = 4
-mlp = 'none'
-residual = False
-layernorm = False
+# Runs on top of config/ablation.py (the shared budget).
+out_dir = 'out-ablation/3_multi_head'  # where this rung trains
+n_layer = 1  # transformer blocks
+n_head = 4  # attention heads
+mlp = 'none'  # MLP in each block
+residual = False  # residual connections
+layernorm = False  # LayerNorm

@@ -36,6 +36,7 @@ def train_keys():
 def rung(name):
     """(settings of config/ablation_<name>.py, the GPT it builds)."""
     settings = {}
+    exec((REPO / 'config' / 'ablation.py').read_text(), settings)  # the shared budget, then the rung
     exec((REPO / 'config' / f'ablation_{name}.py').read_text(), settings)
     settings = {k: v for k, v in settings.items() if not k.startswith('__')}
     torch.manual_seed(0)

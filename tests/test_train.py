@@ -176,3 +176,16 @@ def test_init_from_another_run_starts_fresh_with_its_weights(char_data, tmp_path
     assert torch.load(second / 'ckpt.pt', weights_only=True)['iter_num'] == 2
     missing = train(char_data, tmp_path / 'third', f'--init_from={tmp_path / "empty"}')
     assert missing.returncode == 2 and 'Traceback' not in missing.stderr
+
+
+@pytest.mark.slow
+def test_wandb_offline_logging(char_data, tmp_path):
+    pytest.importorskip('wandb', reason='wandb is optional (pip install wandb)')
+    out = tmp_path / 'out'
+    result = train(char_data, out, '--max_iters=4', '--eval_interval=2', '--wandb_log=True', '--wandb_run_name=t',
+                   env={'WANDB_MODE': 'offline', 'WANDB_DIR': str(tmp_path), 'WANDB_SILENT': 'true'})
+    assert result.returncode == 0, result.stderr[-2000:]
+    runs = [d for d in os.listdir(tmp_path / 'wandb') if d.startswith('offline-run-')]
+    assert len(runs) == 1
+    files = os.listdir(tmp_path / 'wandb' / runs[0])
+    assert any(f.endswith('.wandb') for f in files)  # the run's history, ready for `wandb sync`

