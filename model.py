@@ -376,11 +376,12 @@ class GPT(nn.Module):
 
 
 def adamw_kernel(device_type):
-    """The fused AdamW kernel (one pass over all parameters) on CUDA and CPU, where torch has it; else
-    the batched foreach implementation (MPS, older torch)."""
-    if device_type in ('cuda', 'cpu') and 'fused' in inspect.signature(torch.optim.AdamW).parameters:
-        return {'fused': True}
-    return {'foreach': True}
+    """The fused AdamW kernel (one pass over all parameters) where torch has it: CUDA, and CPU in a single
+    process (under torchrun on CPUs it aborts the process at exit); else the batched foreach version."""
+    if 'fused' not in inspect.signature(torch.optim.AdamW).parameters:
+        return {'foreach': True}
+    cpu_alone = device_type == 'cpu' and not torch.distributed.is_initialized()
+    return {'fused': True} if device_type == 'cuda' or cpu_alone else {'foreach': True}
 
 
 def sample_next(logits, temperature=1.0, top_k=None, top_p=None):

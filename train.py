@@ -278,8 +278,7 @@ if compile:
     model = torch.compile(model)
 train_model = model  # evaluation uses model directly: DDP is only for the gradient sync
 if ddp:
-    train_model = DDP(model, device_ids=[local_rank] if device_type(device) == 'cuda' else None,
-                      broadcast_buffers=False)
+    train_model = DDP(model, device_ids=[local_rank] if device_type(device) == 'cuda' else None)
 
 
 def get_lr(it):
@@ -560,4 +559,9 @@ if ddp:
     log(f'ddp: parameters identical across {world_size} ranks' if torch.equal(low, high)
         else f'ddp: WARNING: parameters differ across ranks ({low.tolist()} vs {high.tolist()})')
     destroy_process_group()
+    # leave without interpreter teardown: with Gloo, torch's worker threads can abort ('terminate called
+    # without an active exception') while Python shuts down, turning a finished run into a failure
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(exit_code)
 sys.exit(exit_code)

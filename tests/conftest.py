@@ -29,6 +29,17 @@ def verse_text(n_stanzas=400, seed=0):
     return '\n\n'.join(stanzas) + '\n'
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tests use tiny tensors: more threads only add synchronisation, which is slow on a busy 2-core machine
+    (subprocesses keep their own thread count)."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope='session')
 def char_data(tmp_path_factory):
     """A prepared character-level dataset folder (train.bin, val.bin, meta.json) with an end-of-text token."""

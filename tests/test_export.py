@@ -17,15 +17,6 @@ transformers = pytest.importorskip('transformers')
 TINY = dict(n_layer=2, n_head=4, n_embd=32, block_size=64, vocab_size=101)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: more threads only add synchronisation, which is very slow on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_gpt(seed=0, **kw):
     torch.manual_seed(seed)
     model = GPT(GPTConfig(**{**TINY, **kw}))

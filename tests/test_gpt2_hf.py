@@ -15,15 +15,6 @@ HF_TINY = dict(n_layer=2, n_head=4, n_embd=32, n_positions=64, vocab_size=101, b
                eos_token_id=100)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: more threads only add synchronisation, which is very slow on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_hf(seed=0, **kw):
     """A random GPT2LMHeadModel; every parameter (biases and LayerNorms too) moved off its init value."""
     torch.manual_seed(seed)

@@ -15,15 +15,6 @@ from model import GPT, GPTConfig, load_checkpoint, save_checkpoint
 TINY = dict(n_layer=2, n_head=4, n_embd=32, block_size=32, vocab_size=50, dropout=0.0)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: more threads only add synchronisation, which is very slow on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_gpt(seed=0, **kw):
     torch.manual_seed(seed)
     return GPT(GPTConfig(**{**TINY, **kw}))

@@ -18,15 +18,6 @@ from model import GPT, GPTConfig  # noqa: E402
 gensim = pytest.importorskip('gensim', reason='word2vec needs gensim: pip install gensim')
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: more threads only add synchronisation, which is very slow on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 SEEN = [1, 2, 3] + list(range(10, 60))  # the ids synonym_stream uses
 
 
