@@ -196,6 +196,7 @@ def bench_time_to_loss():
             ('best val loss', f"{min(e['val_loss'] for e in evals):.4f}"),
             ('reached at iter', str(hit['iter']) if hit else 'not reached'),
             ('training time to target (s)', f"{hit['time']:.1f}" if hit else '-'),
+            ('start-up + training to target, evaluations excluded (s)', f"{hit['wall']:.1f}" if hit else '-'),
             ('tokens to target', f"{hit['tokens']:,}" if hit else '-'),
             ('whole run incl. start-up and evals (s)', f'{total:.1f}'), ('log', os.path.join(out, 'log.jsonl'))]
     print_table(rows)

@@ -14,6 +14,8 @@ import sys
 import time
 from dataclasses import asdict
 
+t_process = time.time()  # before importing torch: 'wall' in the log counts start-up too
+
 import numpy as np
 import torch
 from torch.distributed import destroy_process_group, init_process_group
@@ -460,7 +462,8 @@ while True:
             f"val ppl {math.exp(min(losses['val'], 50)):.2f}")
         write_log({'iter': iter_num, 'train_loss': losses['train'], 'val_loss': losses['val'],
                    'train_ppl': math.exp(min(losses['train'], 50)), 'val_ppl': math.exp(min(losses['val'], 50)),
-                   'lr': lr, 'tokens': iter_num * tokens_per_iter, 'time': train_seconds})
+                   'lr': lr, 'tokens': iter_num * tokens_per_iter, 'time': train_seconds,
+                   'wall': t_eval - t_process - eval_seconds})
         if eval_only:
             break
         if iter_num > 0 and (improved or always_save_checkpoint or iter_num >= max_iters):
@@ -471,7 +474,7 @@ while True:
         eval_seconds += time.time() - t_eval
         if target_loss and losses['val'] <= target_loss:
             log(f"target reached: val loss {losses['val']:.4f} <= {target_loss} at iter {iter_num}, "
-                f"{train_seconds:.1f} s of training")
+                f"{train_seconds:.1f} s of training, {time.time() - t_process:.1f} s since start-up with evaluations")
             break
         if patience and evals_since_best >= patience:
             if not (always_save_checkpoint or improved):

@@ -21,7 +21,7 @@ def evals(out_dir, keep_time=False):
     with open(os.path.join(out_dir, 'log.jsonl')) as f:
         entries = [e for e in map(json.loads, f) if 'val_loss' in e]
     for e in entries if not keep_time else []:
-        e.pop('time')  # wall-clock seconds differ from run to run
+        e.pop('time'), e.pop('wall')  # seconds differ from run to run
     return entries
 
 
