@@ -15,13 +15,6 @@ import tokenizer  # noqa: E402
 from model import GPT, LayerNorm, model_config  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: more threads only add synchronisation, which is very slow on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 RUNGS = ['1_bigram', '2_one_head', '3_multi_head', '4_blocks', '5_residual', '6_full']
 VOCAB = 65  # shakespeare_char

@@ -18,13 +18,6 @@ import tokenizer  # noqa: E402
 from model import GPT, GPTConfig, save_checkpoint  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: more threads only add synchronisation, which is very slow on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 TEXT = ("yo I got the money on my mind\nrolling through the city all the time\n\n"
         "[Chorus]\nwe ride tonight under the lights\nwe ride tonight no matter the fights\n")
