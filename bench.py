@@ -41,6 +41,7 @@ profile = False  # write a torch profiler trace (bench_trace.json) instead of ti
 device = 'auto'  # 'auto', 'cpu', 'cuda', 'mps'
 dtype = 'auto'  # 'auto', 'float32', 'bfloat16', 'float16'
 compile = False  # torch.compile the model
+glibc_default_malloc = False  # CPU: keep glibc's default malloc settings (to measure system.keep_freed_memory)
 seed = 1337  # random seed
 prompt_tokens = 128  # generation: prompt length
 new_tokens = 128  # generation: tokens generated per sample
@@ -54,7 +55,7 @@ from configurator import configure, fail  # noqa: E402
 configure(globals())
 
 from model import GPT, GPTConfig  # noqa: E402
-from system import autocast, device_type, peak_flops, pick_device, pick_dtype  # noqa: E402
+from system import autocast, device_type, keep_freed_memory, peak_flops, pick_device, pick_dtype  # noqa: E402
 
 device = pick_device(device)
 dtype = pick_dtype(device, dtype)
@@ -62,6 +63,8 @@ torch.manual_seed(seed)
 if device_type(device) == 'cuda':
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
+elif not glibc_default_malloc:
+    keep_freed_memory()  # as train.py does
 
 
 def sync():

@@ -46,7 +46,7 @@ def check_exportable(config):
 def hf_state_dict(model, vocab_size, dtype=torch.float32):
     """Our weights under transformers' GPT-2 names: projections transposed to Conv1D's (in, out), missing
     biases (bias=False) as zeros, the token table cut to vocab_size rows; contiguous copies in dtype."""
-    from model import CONV1D_WEIGHTS
+    from hf_gpt2 import CONV1D_WEIGHTS
     state = {}
     for key, value in model.state_dict().items():
         if key == 'lm_head.weight':

@@ -3,11 +3,14 @@ Which training windows a batch takes, for train.py's two sampling modes. Kept ap
 rules can be tested directly.
 """
 import numpy as np
+import torch
 
 
-def random_starts(rng, n_tokens, block_size, batch_size):
-    """nanoGPT's way: batch_size window starts drawn uniformly (with replacement) from every valid offset."""
-    return rng.integers(0, n_tokens - block_size - 1, size=batch_size, endpoint=True)
+def random_starts(n_tokens, block_size, batch_size):
+    """nanoGPT's way: batch_size window starts drawn uniformly (with replacement) from every valid offset,
+    with the same call on torch's global generator, so a run with nanoGPT's seed and settings sees the
+    same batches as nanoGPT (and reaches the same loss: BENCHMARKS.md)."""
+    return torch.randint(n_tokens - block_size, (batch_size,)).numpy()
 
 
 def epoch_windows(n_tokens, block_size, seed, epoch, rank=0, world_size=1):

@@ -94,7 +94,7 @@ config = configure(globals())
 from model import GPT, GPTConfig, checkpoint_path, load_checkpoint, save_checkpoint  # noqa: E402
 from lora import apply_lora, base_reference, lora_state_dict  # noqa: E402
 from sampler import next_epoch_starts, random_starts  # noqa: E402
-from system import autocast, device_type, peak_flops, pick_device, pick_dtype  # noqa: E402
+from system import autocast, device_type, keep_freed_memory, peak_flops, pick_device, pick_dtype  # noqa: E402
 import tokenizer  # noqa: E402
 
 # ---------------------------------------------------------------- setup: processes, device, precision
@@ -124,6 +124,8 @@ random.seed(seed + rank)
 if device_type(device) == 'cuda':
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
+else:
+    keep_freed_memory()  # CPU steps re-use their big buffers instead of page-faulting them back in
 amp = autocast(device, dtype)
 tokens_per_iter = gradient_accumulation_steps * world_size * batch_size * block_size
 
@@ -154,7 +156,6 @@ for split in ('train', 'val'):
     if len(splits[split]) <= block_size + 1:
         fail(f'{path} holds {len(splits[split])} tokens, too few for block_size={block_size}: '
              f'use a smaller --block_size or more data')
-data_rng = np.random.default_rng(seed + rank)  # training batches (random sampling)
 epoch_state = {'epoch': 0, 'pos': 0}  # training batches (epoch sampling)
 
 
@@ -167,14 +168,13 @@ def batch_from_starts(data, starts):
     return x.to(device), y.to(device)
 
 
-def get_batch(split, rng=None):
-    """A training batch by the sampling mode, or (with rng) random windows for evaluation."""
-    data = splits[split]
-    if split == 'train' and sampling == 'epoch' and rng is None:
-        starts = next_epoch_starts(epoch_state, batch_size, len(data), block_size, seed, rank, world_size)
-    else:
-        starts = random_starts(rng or data_rng, len(data), block_size, batch_size)
-    return batch_from_starts(data, starts)
+def draw_starts(split):
+    """The window starts of the next batch: by the sampling mode for training, random for evaluation.
+    Random draws use torch's global generator in nanoGPT's order (see the training loop), so nanoGPT's
+    seed and settings give nanoGPT's batches."""
+    if split == 'train' and sampling == 'epoch':
+        return next_epoch_starts(epoch_state, batch_size, len(splits[split]), block_size, seed, rank, world_size)
+    return random_starts(len(splits[split]), block_size, batch_size)
 
 
 # ---------------------------------------------------------------- model
@@ -183,6 +183,7 @@ model_args = dict(n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=bloc
                   tie_weights=tie_weights, logit_softcap=logit_softcap, residual=residual, layernorm=layernorm)
 checkpoint = None
 iter_num, best_val_loss, evals_since_best = 0, float('inf'), 0
+pending_starts = None  # the next training batch's window starts, drawn one step ahead (see the loop)
 if init_from == 'scratch':
     if meta['vocab_size'] % 64 and meta['tokenizer'] == 'gpt2':
         model_args['vocab_size'] = 50304  # pad GPT-2's vocabulary to a multiple of 64 for speed
@@ -267,10 +268,11 @@ if checkpoint is not None:
         torch.set_rng_state(rng['torch'][rank].cpu())
         if device_type(device) == 'cuda' and rng.get('cuda'):
             torch.cuda.set_rng_state(rng['cuda'][rank].cpu())
-        data_rng.bit_generator.state = rng['data'][rank]
         np.random.set_state(tuple(rng['numpy']))
         random.setstate((rng['python'][0], tuple(rng['python'][1]), rng['python'][2]))
     epoch_state.update(checkpoint.get('sampler', {}))
+    if rng and rng.get('world_size', 1) == world_size and rng.get('pending') is not None:
+        pending_starts = np.array(rng['pending'][rank], dtype=np.int64)  # the batch drawn before the save
 checkpoint = None  # free memory
 
 raw_model = model
@@ -311,14 +313,14 @@ if sampling not in ('random', 'epoch'):
 
 @torch.no_grad()
 def estimate_loss():
-    """Mean loss per split over eval_iters batches. Batch k always comes from its own fixed seed, so
-    evaluations are comparable, do not disturb the training stream, and split across DDP ranks."""
+    """Mean loss per split over eval_iters random batches (drawn from the training stream, as nanoGPT
+    does; split across DDP ranks)."""
     out = {}
     model.eval()
     for i, split in enumerate(('train', 'val')):
         total = torch.zeros((), device=device)
         for k in range(rank, eval_iters, world_size):
-            x, y = get_batch(split, np.random.default_rng([seed, i, k]))
+            x, y = batch_from_starts(splits[split], draw_starts(split))
             with amp:
                 _, loss = model(x, y)
             total += loss.float()
@@ -411,7 +413,7 @@ def model_state():
 
 def save_run(evaluated):
     """Write ckpt.pt (all ranks call this: RNG states are gathered; rank 0 writes)."""
-    rng = dict(torch=gather(torch.get_rng_state()), data=gather(data_rng.bit_generator.state),
+    rng = dict(torch=gather(torch.get_rng_state()), pending=gather(pending_starts.tolist()),
                cuda=gather(torch.cuda.get_rng_state(device)) if device_type(device) == 'cuda' else None,
                world_size=world_size)
     np_state = np.random.get_state()
@@ -438,6 +440,8 @@ if master and sys.stdout.isatty() and not eval_only:
     from tqdm import tqdm
     progress = tqdm(total=max_iters, initial=iter_num, dynamic_ncols=True, leave=False)
 device_peak = peak_flops(device, dtype) if master else None
+if pending_starts is None:  # nanoGPT draws its first batch here, after building the model and optimizer
+    pending_starts = draw_starts('train')
 model.train()
 loss_sum, t_log, iters_since_log = torch.zeros((), device=device), time.time(), 0
 t_start, eval_seconds = time.time(), 0.0  # 'time' in the log: wall time spent training (compile included)
@@ -487,11 +491,14 @@ while True:
 
     # one optimizer step over gradient_accumulation_steps micro-batches
     for micro_step in range(gradient_accumulation_steps):
-        x, y = get_batch('train')
+        x, y = batch_from_starts(splits['train'], pending_starts)
         last = micro_step == gradient_accumulation_steps - 1
         with (train_model.no_sync() if ddp and not last else torch.enable_grad()):  # sync once per step
             with amp:
                 _, loss = train_model(x, y)
+            # draw the next batch now, as nanoGPT does (on a GPU its copy overlaps the backward pass); the
+            # same order of draws is what makes nanoGPT's seed reproduce nanoGPT's run
+            pending_starts = draw_starts('train')
             loss = loss / gradient_accumulation_steps
             scaler.scale(loss).backward()
         loss_sum += loss.detach()

@@ -91,8 +91,9 @@ def test_non_finite_loss_stops_and_keeps_the_good_checkpoint(char_data, tmp_path
 
 def test_patience_stops_early(char_data, tmp_path):
     out = tmp_path / 'out'
+    # learning rate 0 and the exact whole-split val loss: every evaluation after the first is no better
     result = train(char_data, out, '--max_iters=100', '--eval_interval=2', '--patience=2', '--learning_rate=0.0',
-                   '--min_lr=0.0')
+                   '--min_lr=0.0', '--eval_full_val=True')
     assert result.returncode == 0, result.stderr
     assert 'early stop' in result.stdout
     assert [e['iter'] for e in evals(out)] == [0, 2, 4]
@@ -168,8 +169,10 @@ def test_ddp_two_processes_on_cpu(char_data, tmp_path):
 @pytest.mark.slow
 def test_init_from_another_run_starts_fresh_with_its_weights(char_data, tmp_path):
     first, second = tmp_path / 'first', tmp_path / 'second'
-    assert train(char_data, first, '--max_iters=20', '--eval_interval=20').returncode == 0
-    result = train(char_data, second, f'--init_from={first}', '--max_iters=2', '--eval_interval=2')
+    # the exact whole-split val loss: the second run starts where the first ended
+    assert train(char_data, first, '--max_iters=20', '--eval_interval=20', '--eval_full_val=True').returncode == 0
+    result = train(char_data, second, f'--init_from={first}', '--max_iters=2', '--eval_interval=2',
+                   '--eval_full_val=True')
     assert result.returncode == 0, result.stderr
     start = evals(second)[0]
     assert start['iter'] == 0 and start['val_loss'] == pytest.approx(evals(first)[-1]['val_loss'], abs=1e-4)
@@ -189,3 +192,56 @@ def test_wandb_offline_logging(char_data, tmp_path):
     assert len(runs) == 1
     files = os.listdir(tmp_path / 'wandb' / runs[0])
     assert any(f.endswith('.wandb') for f in files)  # the run's history, ready for `wandb sync`
+
+
+def test_random_sampling_draws_batches_in_nanogpt_order(char_data, tmp_path):
+    """train.py's random batches and evaluations come from torch's global generator in nanoGPT's order
+    (seed, build the model, draw the first batch, evaluate from the same stream, draw the next batch right
+    after each forward pass), so nanoGPT's settings and seed give nanoGPT's run. A loop written from that
+    description must see the same losses."""
+    import math
+    from model import GPT, model_config
+    out = tmp_path / 'out'
+    assert train(char_data, out, '--max_iters=6', '--eval_interval=3', '--lr_decay_iters=6').returncode == 0
+    ckpt = torch.load(out / 'ckpt.pt', weights_only=True)
+    cfg = ckpt['config']
+    data = {s: np.memmap(os.path.join(char_data, f'{s}.bin'), dtype=np.uint16, mode='r') for s in ('train', 'val')}
+    block, batch = cfg['block_size'], cfg['batch_size']
+
+    def get_batch(split):
+        ix = torch.randint(len(data[split]) - block, (batch,))
+        x = torch.stack([torch.from_numpy(data[split][i:i + block].astype(np.int64)) for i in ix])
+        y = torch.stack([torch.from_numpy(data[split][i + 1:i + 1 + block].astype(np.int64)) for i in ix])
+        return x, y
+
+    def lr_at(it):
+        if it < cfg['warmup_iters']:
+            return cfg['learning_rate'] * (it + 1) / (cfg['warmup_iters'] + 1)
+        ratio = (it - cfg['warmup_iters']) / (cfg['lr_decay_iters'] - cfg['warmup_iters'])
+        return cfg['min_lr'] + 0.5 * (1 + math.cos(math.pi * ratio)) * (cfg['learning_rate'] - cfg['min_lr'])
+
+    torch.manual_seed(cfg['seed'])
+    model = GPT(model_config(ckpt['model_args']))
+    opt = model.configure_optimizers(cfg['weight_decay'], cfg['learning_rate'], (cfg['beta1'], cfg['beta2']), 'cpu')
+    x, y = get_batch('train')
+    expected = []
+    for it in range(7):
+        for group in opt.param_groups:
+            group['lr'] = lr_at(it)
+        if it % 3 == 0:
+            model.eval()
+            with torch.no_grad():
+                expected.append([sum(model(*get_batch(s))[1].item() for _ in range(cfg['eval_iters'])) /
+                                 cfg['eval_iters'] for s in ('train', 'val')])
+            model.train()
+        if it == 6:
+            break
+        loss = model(x, y)[1]
+        x, y = get_batch('train')
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg['grad_clip'])
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    got = [[e['train_loss'], e['val_loss']] for e in evals(out)]
+    assert np.allclose(got, expected, atol=1e-4), (got, expected)
+    assert expected[0] != expected[1]  # it trained between the evaluations
