@@ -164,12 +164,12 @@ def test_nanogpt_style_checkpoint_loads(tmp_path):
 
 
 def test_cpu_bfloat16_attention_matches_the_fused_kernel():
-    from model import cpu_bf16_attention
+    from model import cpu_attention
     torch.manual_seed(0)
     q, k, v = (torch.randn(2, 3, 16, 8) for _ in range(3))
     for causal, (qq, kk, vv) in [(True, (q, k, v)), (False, (q[:, :, -1:], k, v))]:
         expected = torch.nn.functional.scaled_dot_product_attention(qq, kk, vv, is_causal=causal)
-        got = cpu_bf16_attention(qq.bfloat16(), kk.bfloat16(), vv.bfloat16(), causal, 0.0).float()
+        got = cpu_attention(qq.bfloat16(), kk.bfloat16(), vv.bfloat16(), causal, 0.0).float()
         assert (got - expected).abs().max() < 0.05
     model = tiny()
     idx = torch.randint(0, 37, (2, 16))
@@ -177,3 +177,37 @@ def test_cpu_bfloat16_attention_matches_the_fused_kernel():
         low, _ = model(idx, idx)
     high, _ = model(idx, idx)
     assert (low.float() - high).abs().max() < 0.1
+
+
+def test_cpu_dropout_keeps_one_minus_p_scaled_seeded_and_uniform_across_lanes():
+    from model import dropout
+    x = torch.ones(3, 1001, 333, requires_grad=True)  # an element count that is not a multiple of 4
+    torch.manual_seed(0)
+    y = dropout(x, 0.2)
+    kept = y != 0
+    assert abs(kept.float().mean().item() - 0.8) < 0.003  # 1M elements: the standard error is 0.0004
+    # each 64-bit draw feeds four elements: every one of the four 16-bit lanes must be fair
+    lanes = kept.flatten()[:kept.numel() // 4 * 4].view(-1, 4).float().mean(0)
+    assert ((lanes - 0.8).abs() < 0.006).all(), lanes
+    assert torch.all(y[kept] == 1 / 0.8)
+    y.sum().backward()
+    assert torch.equal(x.grad, kept.float() / 0.8)
+    torch.manual_seed(0)
+    assert torch.equal(dropout(x.detach(), 0.2) != 0, kept)  # the same seed, the same mask
+    assert not torch.equal(dropout(x.detach(), 0.2) != 0, kept)
+    assert dropout(x, 0.2, training=False) is x and dropout(x, 0.0) is x
+    assert dropout(torch.ones(10, dtype=torch.bfloat16), 0.5).dtype == torch.bfloat16
+
+
+def test_dropout_runs_on_cpu_are_seeded_and_off_in_eval():
+    model = tiny(dropout=0.3)
+    reference = tiny(dropout=0.0)
+    idx = torch.randint(0, 37, (2, 16))
+    assert torch.equal(model(idx, idx)[0], reference(idx, idx)[0])  # eval: no dropout anywhere
+    model.train()
+    losses = []
+    for seed in (1, 1, 2):
+        torch.manual_seed(seed)
+        losses.append(model(idx, idx)[1].item())
+    assert losses[0] == losses[1] != losses[2]
+    assert abs(losses[0] - reference(idx, idx)[1].item()) > 1e-4  # dropout changed the forward pass
