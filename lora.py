@@ -24,6 +24,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from model import Dropout
+
 DEFAULT_TARGETS = 'c_attn,c_proj,c_fc'  # attention input/output and MLP input/output projections
 
 
@@ -40,7 +42,7 @@ class LoRALinear(nn.Linear):
         self.lora_B = nn.Parameter(torch.zeros(linear.out_features, rank, **like))  # zero: starts as the base
         nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))  # the init nn.Linear gives its own weight
         self.scale = alpha / rank
-        self.lora_dropout = nn.Dropout(dropout)
+        self.lora_dropout = Dropout(dropout)  # model.py's: a faster mask on CPUs
 
     def forward(self, x):
         update = F.linear(F.linear(self.lora_dropout(x), self.lora_A), self.lora_B)
