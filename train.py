@@ -26,7 +26,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 out_dir = 'out'  # where ckpt.pt, best.pt, log.jsonl and loss.png go
 eval_interval = 2000  # evaluate (and checkpoint) every this many iterations
 log_interval = 1  # print a line every this many iterations
-eval_iters = 200  # batches per split for each evaluation
+eval_iters = 200  # random batches per split for each evaluation (drawn from the training stream, as nanoGPT)
 eval_only = False  # evaluate once and exit
 always_save_checkpoint = True  # write ckpt.pt at every evaluation, not only when val loss improves
 init_from = 'scratch'  # 'scratch', 'resume' (out_dir/ckpt.pt), a GPT-2 name / HF folder, or another run's out_dir
@@ -40,7 +40,7 @@ data_dir = ''  # explicit folder with train.bin/val.bin/meta.json (overrides dat
 gradient_accumulation_steps = 40  # micro-batches per optimizer step, split across DDP ranks
 batch_size = 12  # sequences per micro-batch
 block_size = 1024  # context length
-sampling = 'random'  # 'random' windows (nanoGPT) or 'epoch' (every window once per epoch)
+sampling = 'random'  # 'random' windows, in nanoGPT's draw order, or 'epoch' (every window once per epoch)
 # model
 n_layer = 12  # transformer blocks (0 gives the bigram model)
 n_head = 12  # attention heads
@@ -77,7 +77,7 @@ lr_cycle_iters = 0  # iterations per cycle for 'cyclic' (0 = a quarter of lr_dec
 warmup_iters = 2000  # linear warmup steps
 lr_decay_iters = 600000  # where the decay reaches min_lr (usually max_iters)
 min_lr = 6e-5  # floor of the schedule (about learning_rate/10)
-patience = 0  # stop after this many evaluations without a better val loss (0 = never)
+patience = 0  # stop after this many evaluations without a better val loss (0 = never; eval_full_val makes it exact)
 eval_full_val = False  # evaluate val loss over the whole val split in order (exact; slower than eval_iters)
 target_loss = 0.0  # stop once val loss reaches this (0 = off; bench.py --mode=time_to_loss uses it)
 # system
