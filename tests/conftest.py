@@ -7,6 +7,8 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_SHAKESPEARE = os.path.join(ROOT, '..', 'shared', 'data', 'tinyshakespeare.txt')
 sys.path.insert(0, ROOT)
+# the lyrics scripts import their sibling lyrics_files.py (running a script puts its folder on sys.path)
+sys.path.insert(0, os.path.join(ROOT, 'data', 'lyrics', 'data_generator'))
 
 
 def run_script(script, *args, env=None, timeout=300, cwd=None):

@@ -25,6 +25,8 @@ import unicodedata
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from urllib.parse import urlparse
 
+from lyrics_files import safe_filename, save_json
+
 PROG = "crawl.py"
 URL_ENV_VARS = {"API_ROOT": "GENIUS_API_ROOT", "PUBLIC_API_ROOT": "GENIUS_PUBLIC_API_ROOT",
                 "WEB_ROOT": "GENIUS_WEB_ROOT"}
@@ -37,16 +39,6 @@ TOKEN = ""                       # kept only to scrub it out of error messages
 
 # -----------------------------------------------------------------------------
 # names, keys and files
-
-def safe_filename(name):
-    """A file name (no extension) that is valid on Linux, macOS and Windows: 'AC/DC' -> 'AC_DC'."""
-    name = unicodedata.normalize("NFC", name)
-    name = re.sub(r'[\x00-\x1f\x7f/\\:*?"<>|]', "_", name).strip().rstrip(". ")
-    if re.fullmatch(r"(?i)(con|prn|aux|nul|com\d|lpt\d)", name):  # reserved device names on Windows
-        name += "_"
-    name = name.encode("utf-8")[:150].decode("utf-8", "ignore")   # stay far below 255 bytes
-    return name or "_"
-
 
 def normalise_title(title):
     """Lower case, no accents, punctuation or '(feat. X)', so near-identical titles compare equal."""
@@ -81,19 +73,6 @@ def release(keys, owner):
         for k in keys:
             if seen.get(k) == owner:
                 del seen[k]
-
-
-def save_json(path, obj):
-    """Write to a temporary name in the same folder, then rename: readers never see half a file."""
-    tmp = f"{path}.tmp{os.getpid()}.{threading.get_ident()}"
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(obj, f, ensure_ascii=False, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def load_seen(data_dir):

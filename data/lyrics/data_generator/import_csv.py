@@ -27,10 +27,11 @@ import json
 import os
 import re
 import sys
-import unicodedata
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
+
+from lyrics_files import safe_filename, save_json
 
 PROG = "import_csv.py"
 csv.field_size_limit(2**31 - 1)  # lyrics are long fields
@@ -46,15 +47,6 @@ FORMAT_COLUMNS = {
     "eminem": {"text": "lyrics", "title": "song_name", "album": "album_name", "date": "release_date"},
     "kaggle": {"text": "lyric", "title": "title", "artist": "artist", "album": "album", "date": "date"},
 }
-
-
-def safe_filename(name):
-    """The same rule as crawl.py, so imports and crawls of one artist land in the same file name."""
-    name = unicodedata.normalize("NFC", name)
-    name = re.sub(r'[\x00-\x1f\x7f/\\:*?"<>|]', "_", name).strip().rstrip(". ")
-    if re.fullmatch(r"(?i)(con|prn|aux|nul|com\d|lpt\d)", name):
-        name += "_"
-    return name.encode("utf-8")[:150].decode("utf-8", "ignore") or "_"
 
 
 def decode(data, encoding=None):
@@ -192,14 +184,7 @@ def write_artist(data_dir, artist, songs, source):
             record["songs"].append(song)
             added += 1
     if added:
-        tmp = f"{path}.tmp{os.getpid()}"
-        try:
-            with open(tmp, "w", encoding="utf-8") as f:
-                json.dump(record, f, ensure_ascii=False, indent=1)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        save_json(path, record)
     return added, None
 
 

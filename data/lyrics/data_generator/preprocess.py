@@ -27,6 +27,8 @@ from collections import defaultdict
 
 import numpy as np
 
+from lyrics_files import save_json
+
 PROG = "preprocess.py"
 
 # -----------------------------------------------------------------------------
@@ -296,14 +298,7 @@ def main(argv=None):
         return fail("every song was dropped: nothing to write (see the reasons above)")
     os.makedirs(args.save_dir, exist_ok=True)
     out_path = os.path.join(args.save_dir, "data.json")
-    tmp = out_path + f".tmp{os.getpid()}"
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(kept, f, ensure_ascii=False, indent=1)
-        os.replace(tmp, out_path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    save_json(out_path, kept)
     print(f"wrote {len(kept)} songs ({sum(len(s['text']) for s in kept):,} characters) to {out_path}")
     return 0
 
