@@ -21,7 +21,7 @@ compare_out = 'assets/ablation'  # writes <this>.md (table), <this>.png (loss cu
 rungs = ''  # comma-separated rungs to run, e.g. '1_bigram,6_full' ('' = every config/ablation_*.py)
 max_iters = 0  # training steps per rung (0 = the config files' value)
 device = 'auto'  # passed to train.py and evaluate.py
-dtype = 'float32'  # passed to train.py and evaluate.py (float32 is the fastest for tiny models on CPU)
+dtype = 'float32'  # passed to train.py and evaluate.py (float32: the published ladder's setting)
 threads = 1  # CPU threads per run (OMP_NUM_THREADS; 1 is fastest for tiny models on a busy CPU, 0 = torch's choice)
 num_samples = 5  # samples per rung scored with the lyric metrics (0 = loss only)
 max_new_tokens = 300  # tokens per sample
