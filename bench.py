@@ -57,8 +57,15 @@ configure(globals())
 from model import GPT, GPTConfig  # noqa: E402
 from system import autocast, device_type, keep_freed_memory, peak_flops, pick_device, pick_dtype  # noqa: E402
 
-device = pick_device(device)
-dtype = pick_dtype(device, dtype)
+try:
+    device = pick_device(device)
+    dtype = pick_dtype(device, dtype)
+except ValueError as e:
+    fail(str(e))
+for key, low in (('batch_size', 1), ('block_size', 1), ('steps', 1), ('warmup_steps', 0), ('prompt_tokens', 1),
+                 ('new_tokens', 1)):
+    if globals()[key] is None or globals()[key] < low:
+        fail(f'{key} must be at least {low}, not {globals()[key]}')
 torch.manual_seed(seed)
 if device_type(device) == 'cuda':
     torch.backends.cuda.matmul.allow_tf32 = True
@@ -74,10 +81,12 @@ def sync():
 
 def build_model():
     if init_from == 'scratch':
-        cfg = GPTConfig(block_size=block_size, vocab_size=vocab_size, n_layer=n_layer, n_head=n_head, n_embd=n_embd,
-                        dropout=dropout, bias=bias, pos_emb=pos_emb, qk_norm=qk_norm, mlp=mlp,
-                        tie_weights=tie_weights, logit_softcap=logit_softcap)
-        model = GPT(cfg)
+        try:
+            model = GPT(GPTConfig(block_size=block_size, vocab_size=vocab_size, n_layer=n_layer, n_head=n_head,
+                                  n_embd=n_embd, dropout=dropout, bias=bias, pos_emb=pos_emb, qk_norm=qk_norm, mlp=mlp,
+                                  tie_weights=tie_weights, logit_softcap=logit_softcap))
+        except ValueError as e:  # an impossible shape
+            fail(str(e))
     else:
         try:
             model = GPT.from_pretrained(init_from, dict(dropout=dropout))

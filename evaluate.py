@@ -100,7 +100,10 @@ def split_loss(model, data, block, stride, batch_size=8, device='cpu', amp=None)
 
 def generate_samples(model, enc, n, max_new, temperature, top_k, top_p, prompt='', device='cpu', amp=None):
     """n generated texts (the prompt not included), each cut at its end-of-text token."""
-    prompt_ids = enc.encode(prompt) if prompt else []
+    try:
+        prompt_ids = enc.encode(prompt) if prompt else []
+    except ValueError as e:
+        fail(f'cannot encode the prompt: {e}')
     prompt_ids = prompt_ids or [enc.eot_token if enc.eot_token is not None else 0]
     x = torch.tensor(prompt_ids, dtype=torch.long, device=device)[None].repeat(n, 1)
     stop = [enc.eot_token] if enc.eot_token is not None else None
@@ -353,6 +356,7 @@ def evaluate_main(dev, amp):
 
 def main():
     from configurator import configure
+    from model import check_sampling
     from system import autocast, pick_device, pick_dtype
     argv, dirs = split_argv(sys.argv[1:])
     if dirs == []:
@@ -368,9 +372,15 @@ def main():
             fail(str(e), 1)
         print(f'wrote {compare_out}.md and plots', file=sys.stderr)
         return
-    dev = pick_device(device)
+    for key, low in (('num_samples', 0), ('max_new_tokens', 1), ('batch_tokens', 1), ('eval_block_size', 0),
+                     ('eval_stride', 0), ('max_eval_tokens', 0), ('num_reference', 0), ('ngram_n', 1),
+                     ('embeddings_top', 3)):
+        if globals()[key] is None or globals()[key] < low:
+            fail(f'{key} must be at least {low}, not {globals()[key]}')
     try:
+        dev = pick_device(device)
         amp = autocast(dev, pick_dtype(dev, dtype))
+        check_sampling(temperature, top_k, top_p)
     except ValueError as e:
         fail(str(e))
     try:

@@ -36,6 +36,26 @@ class GPTConfig:
     residual: bool = True  # False: blocks replace x instead of adding to it (ablation)
     layernorm: bool = True  # False: no LayerNorm anywhere (ablation)
 
+    def __post_init__(self):
+        # a shape or option no model can have fails here, as a ValueError a script can print in one line
+        for name in ('block_size', 'vocab_size', 'n_head', 'n_embd'):
+            if getattr(self, name) < 1:
+                raise ValueError(f'{name} must be at least 1, not {getattr(self, name)}')
+        if self.n_layer < 0:
+            raise ValueError(f'n_layer must be 0 or more, not {self.n_layer}')
+        if self.n_embd % self.n_head:
+            raise ValueError(f'n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})')
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f'dropout must be at least 0 and below 1, not {self.dropout}')
+        if self.pos_emb not in ('learned', 'rope', 'none'):
+            raise ValueError(f"pos_emb must be 'learned', 'rope' or 'none', not {self.pos_emb!r}")
+        if self.pos_emb == 'rope' and self.n_embd // self.n_head % 2:
+            raise ValueError(f'pos_emb=rope needs an even head size, not n_embd/n_head = {self.n_embd // self.n_head}')
+        if self.mlp not in ('gelu', 'gelu_tanh', 'relu2', 'none'):
+            raise ValueError(f"mlp must be 'gelu', 'gelu_tanh', 'relu2' or 'none', not {self.mlp!r}")
+        if self.logit_softcap < 0:
+            raise ValueError(f'logit_softcap must be 0 (off) or more, not {self.logit_softcap}')
+
 
 def model_config(model_args):
     """GPTConfig from a dict, ignoring keys this version does not know (e.g. from newer checkpoints)."""
@@ -116,7 +136,6 @@ class CausalSelfAttention(nn.Module):
 
     def __init__(self, config):
         super().__init__()
-        assert config.n_embd % config.n_head == 0, 'n_embd must be divisible by n_head'
         self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)  # q, k, v together
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.resid_dropout = Dropout(config.dropout)
@@ -191,9 +210,6 @@ class GPT(nn.Module):
 
     def __init__(self, config):
         super().__init__()
-        assert config.vocab_size is not None and config.block_size is not None
-        assert config.pos_emb in ('learned', 'rope', 'none'), f'unknown pos_emb {config.pos_emb!r}'
-        assert config.mlp in ('gelu', 'gelu_tanh', 'relu2', 'none'), f'unknown mlp {config.mlp!r}'
         self.config = config
         # built in GPT-2's order: module construction and init draw from the global RNG, so with the same
         # seed a model starts from the same weights as a nanoGPT one of the same shape
@@ -336,6 +352,7 @@ class GPT(nn.Module):
         once it emits one of stop_tokens; later positions of that row repeat the stop token, and the loop
         ends when every row has stopped. vocab_limit: never emit ids at or above it (a vocabulary padded
         beyond the tokenizer's)."""
+        check_sampling(temperature, top_k, top_p)
         stop = None
         if stop_tokens:
             stop = torch.tensor(list(stop_tokens), device=idx.device)
@@ -371,6 +388,16 @@ def adamw_kernel(device_type):
         return {'foreach': True}
     cpu_alone = device_type == 'cpu' and not torch.distributed.is_initialized()
     return {'fused': True} if device_type == 'cuda' or cpu_alone else {'foreach': True}
+
+
+def check_sampling(temperature, top_k, top_p):
+    """ValueError for sampling settings out of range (sample.py and evaluate.py check before loading)."""
+    if temperature is None or temperature < 0:
+        raise ValueError(f'temperature must be 0 (greedy) or more, not {temperature}')
+    if top_k is not None and top_k < 0:
+        raise ValueError(f'top_k must be 1 or more (None or 0: off), not {top_k}')
+    if top_p is not None and not 0 < top_p <= 1:
+        raise ValueError(f'top_p must be above 0 and at most 1 (None: off), not {top_p}')
 
 
 def sample_next(logits, temperature=1.0, top_k=None, top_p=None):

@@ -31,15 +31,22 @@ from configurator import configure, fail  # noqa: E402
 
 configure(globals())
 
-from model import GPT, checkpoint_path, load_checkpoint  # noqa: E402
+from model import GPT, check_sampling, checkpoint_path, load_checkpoint  # noqa: E402
 from system import autocast, pick_device, pick_dtype  # noqa: E402
 import tokenizer  # noqa: E402
 
-device = pick_device(device)
 try:
+    device = pick_device(device)
     dtype = pick_dtype(device, dtype)
+    check_sampling(temperature, top_k, top_p)
 except ValueError as e:
     fail(str(e))
+if num_samples is None or num_samples < 1:
+    fail(f'num_samples must be at least 1, not {num_samples}')
+if max_new_tokens is None or max_new_tokens < 0:
+    fail(f'max_new_tokens must be 0 or more, not {max_new_tokens}')
+if out_file and not os.path.isdir(os.path.dirname(os.path.abspath(out_file))):
+    fail(f'cannot write {out_file}: its folder does not exist')
 torch.manual_seed(seed)
 
 # the model, and the tokenizer of the data it was trained on

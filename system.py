@@ -19,8 +19,22 @@ GPU_PEAK_FLOPS = {
 
 
 def pick_device(device='auto'):
-    """'auto' picks cuda, then mps, then cpu; anything else is used as given."""
+    """'auto' picks cuda, then mps, then cpu; anything else is checked (ValueError when this machine or
+    this PyTorch build cannot run it) and used as given."""
     if device != 'auto':
+        try:
+            kind = torch.device(device)
+        except RuntimeError:
+            raise ValueError(f"unknown device {device!r}: use auto, cpu, cuda, cuda:N or mps") from None
+        if kind.type == 'cuda' and not torch.cuda.is_available():
+            raise ValueError(f"device {device!r}: no CUDA GPU is usable here (this PyTorch build has "
+                             f"{'CUDA ' + torch.version.cuda if torch.version.cuda else 'no CUDA'}): use --device=cpu")
+        if kind.type == 'cuda' and kind.index is not None and kind.index >= torch.cuda.device_count():
+            raise ValueError(f'device {device!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s)')
+        if kind.type == 'mps' and not (getattr(torch.backends, 'mps', None) and torch.backends.mps.is_available()):
+            raise ValueError(f"device {device!r}: Apple's MPS is not available here: use --device=cpu")
+        if kind.type not in ('cpu', 'cuda', 'mps'):
+            raise ValueError(f"device {device!r} is not supported: use auto, cpu, cuda, cuda:N or mps")
         return device
     if torch.cuda.is_available():
         return 'cuda'

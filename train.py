@@ -90,6 +90,25 @@ seed = 1337  # base random seed (rank r uses seed + r)
 from configurator import configure, fail  # noqa: E402  (settings above must come first)
 
 config = configure(globals())
+# settings no run can use fail now, in one line, before anything is built
+for key in ('batch_size', 'block_size', 'gradient_accumulation_steps', 'eval_interval', 'log_interval', 'eval_iters'):
+    if config[key] is None or config[key] < 1:
+        fail(f'{key} must be at least 1, not {config[key]}')
+for key in ('max_iters', 'warmup_iters', 'lr_decay_iters', 'lr_cycle_iters', 'learning_rate', 'muon_lr', 'min_lr',
+            'weight_decay', 'grad_clip', 'patience', 'lora_rank', 'target_loss'):
+    if config[key] is None or config[key] < 0:
+        fail(f'{key} must be 0 or more, not {config[key]}')
+for key in ('beta1', 'beta2', 'lora_dropout'):
+    if config[key] is None or not 0 <= config[key] < 1:
+        fail(f'{key} must be at least 0 and below 1, not {config[key]}')
+if cooldown_frac is None or not 0 <= cooldown_frac <= 1:
+    fail(f'cooldown_frac must be between 0 and 1, not {cooldown_frac}')
+if lr_schedule not in ('cosine', 'linear', 'constant', 'cyclic', 'wsd'):
+    fail(f"lr_schedule must be cosine, linear, constant, cyclic or wsd, not {lr_schedule!r}")
+if sampling not in ('random', 'epoch'):
+    fail(f"sampling must be 'random' or 'epoch', not {sampling!r}")
+if backend not in ('auto', 'nccl', 'gloo'):
+    fail(f"backend must be 'auto', 'nccl' or 'gloo', not {backend!r}")
 
 from model import GPT, GPTConfig, checkpoint_path, load_checkpoint, save_checkpoint  # noqa: E402
 from lora import apply_lora, base_reference, lora_state_dict  # noqa: E402
@@ -99,7 +118,10 @@ import tokenizer  # noqa: E402
 
 # ---------------------------------------------------------------- setup: processes, device, precision
 ddp = int(os.environ.get('RANK', -1)) != -1
-device = pick_device(device)
+try:
+    device = pick_device(device)
+except ValueError as e:
+    fail(str(e))
 if ddp:
     backend = backend if backend != 'auto' else ('nccl' if device_type(device) == 'cuda' else 'gloo')
     init_process_group(backend=backend)
@@ -187,7 +209,10 @@ pending_starts = None  # the next training batch's window starts, drawn one step
 if init_from == 'scratch':
     if meta['vocab_size'] % 64 and meta['tokenizer'] == 'gpt2':
         model_args['vocab_size'] = 50304  # pad GPT-2's vocabulary to a multiple of 64 for speed
-    model = GPT(GPTConfig(**model_args))
+    try:
+        model = GPT(GPTConfig(**model_args))
+    except ValueError as e:  # an impossible shape, e.g. n_embd not divisible by n_head
+        fail(str(e))
     if init_embeddings == 'word2vec':  # embeddings.py: skip-gram over the train ids, scaled to the init std
         from embeddings import init_word2vec
         try:
@@ -305,12 +330,6 @@ def get_lr(it):
     return min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (learning_rate - min_lr)
 
 
-if lr_schedule not in ('cosine', 'linear', 'constant', 'cyclic', 'wsd'):
-    fail(f"lr_schedule must be cosine, linear, constant, cyclic or wsd, not {lr_schedule!r}")
-if sampling not in ('random', 'epoch'):
-    fail(f"sampling must be 'random' or 'epoch', not {sampling!r}")
-
-
 @torch.no_grad()
 def estimate_loss():
     """Mean loss per split over eval_iters random batches (drawn from the training stream, as nanoGPT
@@ -348,7 +367,10 @@ def estimate_loss():
 log_path = os.path.join(out_dir, 'log.jsonl')
 resumed_at_eval = init_from == 'resume' and iter_num > 0
 if master and not eval_only:
-    os.makedirs(out_dir, exist_ok=True)
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as e:  # a file of that name, or no permission
+        fail(f'cannot create out_dir {out_dir}: {e.strerror}')
     kept = []
     if init_from == 'resume' and os.path.exists(log_path):  # continue the log where the checkpoint was
         with open(log_path, encoding='utf-8') as f:

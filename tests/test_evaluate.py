@@ -192,6 +192,15 @@ def test_cli_mistakes_are_one_line(tmp_path):
     assert r.returncode == 2 and 'needs run folders' in r.stderr and 'Traceback' not in r.stderr
     r = run_evaluate('--compare', str(tmp_path / 'nothing-here'), f'--compare_out={tmp_path / "c"}')
     assert r.returncode == 1 and 'holds no checkpoint' in r.stderr and r.stderr.count('\n') == 1
+    make_dataset(tmp_path / 'data')
+    make_run(tmp_path / 'run', tmp_path / 'data')
+    for setting, message in [('--max_new_tokens=0', 'max_new_tokens must be at least 1, not 0'),
+                             ('--temperature=-1', 'temperature must be 0 (greedy) or more'),
+                             ('--device=tpu', "unknown device 'tpu'"),
+                             ('--start=\u00ff', 'cannot encode the prompt')]:
+        r = run_evaluate(f'--out_dir={tmp_path / "run"}', '--num_samples=1', '--device=cpu', setting)
+        assert r.returncode == 2 and r.stderr.startswith(f'error: {message}'), r.stderr
+        assert r.stderr.count('\n') == 1 and not (tmp_path / 'run' / 'eval.json').exists()
 
 
 @pytest.mark.slow

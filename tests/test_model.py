@@ -1,9 +1,10 @@
 import math
+import re
 
 import pytest
 import torch
 
-from model import GPT, GPTConfig, load_checkpoint, sample_next, save_checkpoint
+from model import GPT, GPTConfig, check_sampling, load_checkpoint, sample_next, save_checkpoint
 
 
 def tiny(**kw):
@@ -211,3 +212,36 @@ def test_dropout_runs_on_cpu_are_seeded_and_off_in_eval():
         losses.append(model(idx, idx)[1].item())
     assert losses[0] == losses[1] != losses[2]
     assert abs(losses[0] - reference(idx, idx)[1].item()) > 1e-4  # dropout changed the forward pass
+
+
+@pytest.mark.parametrize('change, message', [
+    (dict(n_head=3), 'n_embd (32) must be divisible by n_head (3)'),
+    (dict(n_embd=0), 'n_embd must be at least 1, not 0'),
+    (dict(block_size=0), 'block_size must be at least 1, not 0'),
+    (dict(n_layer=-1), 'n_layer must be 0 or more, not -1'),
+    (dict(dropout=1.0), 'dropout must be at least 0 and below 1, not 1.0'),
+    (dict(pos_emb='alibi'), "pos_emb must be 'learned', 'rope' or 'none', not 'alibi'"),
+    (dict(pos_emb='rope', n_head=32), 'pos_emb=rope needs an even head size, not n_embd/n_head = 1'),
+    (dict(mlp='swiglu'), "mlp must be 'gelu', 'gelu_tanh', 'relu2' or 'none', not 'swiglu'"),
+    (dict(logit_softcap=-1.0), 'logit_softcap must be 0 (off) or more, not -1.0'),
+])
+def test_impossible_configs_raise_value_errors_that_say_what_to_fix(change, message):
+    args = dict(block_size=16, vocab_size=37, n_layer=2, n_head=2, n_embd=32)
+    with pytest.raises(ValueError) as info:
+        GPTConfig(**{**args, **change})
+    assert str(info.value) == message
+    GPTConfig(**{**args, 'n_layer': 0})  # the bigram model is a valid shape
+
+
+def test_sampling_settings_are_checked_before_generating():
+    model = tiny()
+    idx = torch.zeros((1, 1), dtype=torch.long)
+    for kw, message in [(dict(temperature=-0.5), 'temperature must be 0 (greedy) or more, not -0.5'),
+                        (dict(top_k=-1), 'top_k must be 1 or more (None or 0: off), not -1'),
+                        (dict(top_p=0.0), 'top_p must be above 0 and at most 1 (None: off), not 0.0'),
+                        (dict(top_p=1.5), 'top_p must be above 0 and at most 1 (None: off), not 1.5')]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            model.generate(idx, 3, **kw)
+    check_sampling(0.0, 0, 1.0)  # greedy, top-k off, nucleus keeping everything: all valid
+    check_sampling(1.0, None, None)
+    assert model.generate(idx, 3, temperature=0, top_k=0, top_p=1.0).shape == (1, 4)

@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from conftest import ROOT, TINY_MODEL, run_script
 
@@ -50,11 +51,20 @@ def test_sample_prompt_from_file_and_errors(trained, tmp_path):
     assert missing.returncode == 2 and 'train a model first' in missing.stderr and 'Traceback' not in missing.stderr
     bad_char = run_script('sample.py', f'--out_dir={trained}', '--start=ZZZ@', '--device=cpu')
     assert bad_char.returncode == 2 and 'cannot encode the prompt' in bad_char.stderr
+    for setting, message in [('--top_p=0', 'top_p must be above 0 and at most 1'),
+                             ('--num_samples=0', 'num_samples must be at least 1, not 0'),
+                             ('--device=cuda:99' if torch.cuda.is_available() else '--device=cuda', "device 'cuda"),
+                             (f'--out_file={tmp_path}/no/s.txt', f'cannot write {tmp_path}/no/s.txt: its folder does not exist')]:
+        bad = run_script('sample.py', f'--out_dir={trained}', '--device=cpu', setting)
+        assert bad.returncode == 2 and bad.stderr.startswith(f'error: {message}'), bad.stderr
+        assert bad.stderr.count('\n') == 1 and bad.stdout == ''
 
 
 def test_bench_train_and_generate_print_tables():
     result = run_script('bench.py', *TINY_SHAPE, '--steps=3', '--warmup_steps=1')
     assert result.returncode == 0, result.stderr
+    bad = run_script('bench.py', *TINY_SHAPE, '--n_head=3')
+    assert bad.returncode == 2 and bad.stderr == 'error: n_embd (32) must be divisible by n_head (3)\n'
     assert '| ms / iter' in result.stdout and '| MFU' in result.stdout and '| tokens / s' in result.stdout
     result = run_script('bench.py', '--mode=generate', *TINY_SHAPE, '--prompt_tokens=8', '--new_tokens=40',
                         '--steps=10')
@@ -103,3 +113,23 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
     # 10 steps x 10 buffers x 3,072 pages: with glibc's defaults usually ~30,000 faults (how many depends on
     # where the heap landed); tuned, at most a buffer or two is ever faulted in again
     assert int(result.stdout) <= 2 * 3072
+
+
+def test_pick_device_refuses_devices_this_machine_cannot_run(monkeypatch):
+    from system import pick_device
+    assert pick_device('cpu') == 'cpu'
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    monkeypatch.setattr(torch.backends.mps, 'is_available', lambda: False)
+    assert pick_device('auto') == 'cpu'
+    for device, message in [('cuda', "device 'cuda': no CUDA GPU is usable here"),
+                            ('cuda:1', "device 'cuda:1': no CUDA GPU is usable here"),
+                            ('mps', "device 'mps': Apple's MPS is not available here"),
+                            ('tpu', "unknown device 'tpu'"), ('xla', "device 'xla' is not supported")]:
+        with pytest.raises(ValueError) as info:
+            pick_device(device)
+        assert str(info.value).startswith(message)
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 2)
+    assert pick_device('cuda:1') == 'cuda:1'
+    with pytest.raises(ValueError, match='this machine has 2 CUDA GPU'):
+        pick_device('cuda:2')

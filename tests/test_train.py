@@ -124,6 +124,31 @@ def test_lr_schedules_and_bad_values(char_data, tmp_path):
     assert result.returncode == 2 and 'lr_schedule' in result.stderr and 'Traceback' not in result.stderr
 
 
+@pytest.mark.parametrize('setting, message', [
+    ('--n_head=3', 'n_embd (32) must be divisible by n_head (3)'),  # TINY_MODEL is 32 wide
+    ('--dropout=1.5', 'dropout must be at least 0 and below 1, not 1.5'),
+    ('--eval_interval=0', 'eval_interval must be at least 1, not 0'),
+    ('--gradient_accumulation_steps=0', 'gradient_accumulation_steps must be at least 1, not 0'),
+    ('--max_iters=-5', 'max_iters must be 0 or more, not -5'),
+    ('--beta2=1.0', 'beta2 must be at least 0 and below 1, not 1.0'),
+    ('--device=tpu', "unknown device 'tpu'"),
+])
+def test_impossible_settings_are_one_line_errors_and_write_nothing(char_data, tmp_path, setting, message):
+    out = tmp_path / 'out'
+    result = train(char_data, out, '--max_iters=2', setting)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f'error: {message}')
+    assert result.stderr.count('\n') == 1 and 'Traceback' not in result.stderr
+    assert not out.exists()
+
+
+def test_out_dir_that_is_a_file_is_a_one_line_error(char_data, tmp_path):
+    (tmp_path / 'out').write_text('notes')
+    result = train(char_data, tmp_path / 'out', '--max_iters=2')
+    assert result.returncode == 2 and result.stderr == f'error: cannot create out_dir {tmp_path / "out"}: File exists\n'
+    assert (tmp_path / 'out').read_text() == 'notes'
+
+
 def test_missing_dataset_is_one_line_error(tmp_path):
     result = run_script('train.py', f'--data_dir={tmp_path}', '--device=cpu')
     assert result.returncode == 2
