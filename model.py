@@ -10,6 +10,7 @@ logit soft-capping).
 import inspect
 import math
 import os
+import pickle
 from dataclasses import dataclass, fields
 
 import torch
@@ -442,7 +443,13 @@ def checkpoint_path(out_dir):
 
 def load_checkpoint(path, device='cpu'):
     """(model, checkpoint) from a ckpt.pt of ours or of nanoGPT (compiled-model prefixes stripped)."""
-    checkpoint = torch.load(path, map_location=device, weights_only=True)
+    try:
+        checkpoint = torch.load(path, map_location=device, weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, EOFError) as e:  # cut short, or not a torch file
+        reason = str(e).split('. ')[0].splitlines()[0]  # torch's first sentence
+        raise ValueError(f'{path} is not a readable checkpoint (cut short, or not a PyTorch file): {reason}') from None
+    if not isinstance(checkpoint, dict) or not {'model', 'model_args'} <= set(checkpoint):
+        raise ValueError(f"{path} is not a checkpoint of train.py or nanoGPT (it has no 'model' and 'model_args')")
     if checkpoint.get('lora'):  # adapters only: lora.py reloads the base model they were trained on
         from lora import model_with_adapters
         return model_with_adapters(checkpoint).to(device), checkpoint

@@ -164,6 +164,18 @@ def test_nanogpt_style_checkpoint_loads(tmp_path):
     assert ckpt['iter_num'] == 5
 
 
+def test_unreadable_checkpoints_raise_value_errors(tmp_path):
+    path = tmp_path / 'ckpt.pt'
+    save_checkpoint({'model': tiny().state_dict(), 'model_args': dict(n_layer=2, n_head=2, n_embd=32, block_size=16,
+                                                                      vocab_size=37)}, str(path))
+    path.write_bytes(path.read_bytes()[:1000])  # cut short, as by a full disk or an interrupted copy
+    with pytest.raises(ValueError, match=r'ckpt.pt is not a readable checkpoint \(cut short, or not a PyTorch file\)'):
+        load_checkpoint(str(path))
+    torch.save({'weights': torch.ones(2)}, path)  # a torch file, but not a checkpoint
+    with pytest.raises(ValueError, match="not a checkpoint of train.py or nanoGPT"):
+        load_checkpoint(str(path))
+
+
 def test_cpu_bfloat16_attention_matches_the_fused_kernel():
     from model import cpu_attention
     torch.manual_seed(0)
