@@ -140,7 +140,8 @@ def bench_train():
     if profile:
         from torch.profiler import ProfilerActivity, profile as torch_profile
         activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device_type(device) == 'cuda' else [])
-        with torch_profile(activities=activities, record_shapes=True) as prof:
+        # no record_shapes: on CPU it made eager steps 2.6x slower, and unevenly, which skewed the table
+        with torch_profile(activities=activities) as prof:
             for _ in range(min(steps, 5)):
                 step()
             sync()
