@@ -50,7 +50,7 @@ train_config = 'config/speedrun_shakespeare_char_cpu.py'  # time_to_loss: the tr
 train_args = ''  # time_to_loss: extra train.py overrides, space-separated
 target = 1.88  # time_to_loss: the val loss to reach
 # -----------------------------------------------------------------------------
-from configurator import configure, fail  # noqa: E402
+from configurator import check_minimums, configure, fail  # noqa: E402
 
 configure(globals())
 
@@ -62,10 +62,7 @@ try:
     dtype = pick_dtype(device, dtype)
 except ValueError as e:
     fail(str(e))
-for key, low in (('batch_size', 1), ('block_size', 1), ('steps', 1), ('warmup_steps', 0), ('prompt_tokens', 1),
-                 ('new_tokens', 1)):
-    if globals()[key] is None or globals()[key] < low:
-        fail(f'{key} must be at least {low}, not {globals()[key]}')
+check_minimums(globals(), dict(batch_size=1, block_size=1, steps=1, warmup_steps=0, prompt_tokens=1, new_tokens=1))
 torch.manual_seed(seed)
 if device_type(device) == 'cuda':
     torch.backends.cuda.matmul.allow_tf32 = True

@@ -28,6 +28,13 @@ def fail(message, status=2):
     sys.exit(status)
 
 
+def check_minimums(settings, minimums):
+    """fail() for the first key whose value is None or below its lowest allowed value (minimums: key -> low)."""
+    for key, low in minimums.items():
+        if settings[key] is None or settings[key] < low:
+            fail(f"{key} must be {'0 or more' if low == 0 else f'at least {low}'}, not {settings[key]}")
+
+
 def config_keys(namespace):
     return [k for k, v in namespace.items()
             if not k.startswith('_') and isinstance(v, SIMPLE_TYPES) and not callable(v)]

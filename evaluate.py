@@ -355,7 +355,7 @@ def evaluate_main(dev, amp):
 
 
 def main():
-    from configurator import configure
+    from configurator import check_minimums, configure
     from model import check_sampling
     from system import autocast, pick_device, pick_dtype
     argv, dirs = split_argv(sys.argv[1:])
@@ -372,11 +372,8 @@ def main():
             fail(str(e), 1)
         print(f'wrote {compare_out}.md and plots', file=sys.stderr)
         return
-    for key, low in (('num_samples', 0), ('max_new_tokens', 1), ('batch_tokens', 1), ('eval_block_size', 0),
-                     ('eval_stride', 0), ('max_eval_tokens', 0), ('num_reference', 0), ('ngram_n', 1),
-                     ('embeddings_top', 3)):
-        if globals()[key] is None or globals()[key] < low:
-            fail(f'{key} must be at least {low}, not {globals()[key]}')
+    check_minimums(globals(), dict(num_samples=0, max_new_tokens=1, batch_tokens=1, eval_block_size=0, eval_stride=0,
+                                   max_eval_tokens=0, num_reference=0, ngram_n=1, embeddings_top=3))
     try:
         dev = pick_device(device)
         amp = autocast(dev, pick_dtype(dev, dtype))

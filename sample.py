@@ -27,7 +27,7 @@ dtype = 'auto'  # 'auto', 'float32', 'bfloat16' or 'float16'
 compile = False  # torch.compile the model
 out_file = ''  # also write the samples to this file
 # -----------------------------------------------------------------------------
-from configurator import configure, fail  # noqa: E402
+from configurator import check_minimums, configure, fail  # noqa: E402
 
 configure(globals())
 
@@ -41,10 +41,7 @@ try:
     check_sampling(temperature, top_k, top_p)
 except ValueError as e:
     fail(str(e))
-if num_samples is None or num_samples < 1:
-    fail(f'num_samples must be at least 1, not {num_samples}')
-if max_new_tokens is None or max_new_tokens < 0:
-    fail(f'max_new_tokens must be 0 or more, not {max_new_tokens}')
+check_minimums(globals(), dict(num_samples=1, max_new_tokens=0))
 if out_file and not os.path.isdir(os.path.dirname(os.path.abspath(out_file))):
     fail(f'cannot write {out_file}: its folder does not exist')
 torch.manual_seed(seed)

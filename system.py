@@ -31,16 +31,20 @@ def pick_device(device='auto'):
                              f"{'CUDA ' + torch.version.cuda if torch.version.cuda else 'no CUDA'}): use --device=cpu")
         if kind.type == 'cuda' and kind.index is not None and kind.index >= torch.cuda.device_count():
             raise ValueError(f'device {device!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s)')
-        if kind.type == 'mps' and not (getattr(torch.backends, 'mps', None) and torch.backends.mps.is_available()):
+        if kind.type == 'mps' and not mps_available():
             raise ValueError(f"device {device!r}: Apple's MPS is not available here: use --device=cpu")
         if kind.type not in ('cpu', 'cuda', 'mps'):
             raise ValueError(f"device {device!r} is not supported: use auto, cpu, cuda, cuda:N or mps")
         return device
     if torch.cuda.is_available():
         return 'cuda'
-    if getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available():
+    if mps_available():
         return 'mps'
     return 'cpu'
+
+
+def mps_available():
+    return getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available()
 
 
 def pick_dtype(device, dtype='auto'):

@@ -87,17 +87,14 @@ dtype = 'auto'  # 'auto', 'float32', 'bfloat16' or 'float16' (a GradScaler is us
 compile = False  # torch.compile the model (faster steps after a compile warm-up)
 seed = 1337  # base random seed (rank r uses seed + r)
 # -----------------------------------------------------------------------------
-from configurator import configure, fail  # noqa: E402  (settings above must come first)
+from configurator import check_minimums, configure, fail  # noqa: E402  (settings above must come first)
 
 config = configure(globals())
 # settings no run can use fail now, in one line, before anything is built
-for key in ('batch_size', 'block_size', 'gradient_accumulation_steps', 'eval_interval', 'log_interval', 'eval_iters'):
-    if config[key] is None or config[key] < 1:
-        fail(f'{key} must be at least 1, not {config[key]}')
-for key in ('max_iters', 'warmup_iters', 'lr_decay_iters', 'lr_cycle_iters', 'learning_rate', 'muon_lr', 'min_lr',
-            'weight_decay', 'grad_clip', 'patience', 'lora_rank', 'target_loss'):
-    if config[key] is None or config[key] < 0:
-        fail(f'{key} must be 0 or more, not {config[key]}')
+check_minimums(config, dict(batch_size=1, block_size=1, gradient_accumulation_steps=1, eval_interval=1, log_interval=1,
+                            eval_iters=1, max_iters=0, warmup_iters=0, lr_decay_iters=0, lr_cycle_iters=0,
+                            learning_rate=0, muon_lr=0, min_lr=0, weight_decay=0, grad_clip=0, patience=0, lora_rank=0,
+                            target_loss=0))
 for key in ('beta1', 'beta2', 'lora_dropout'):
     if config[key] is None or not 0 <= config[key] < 1:
         fail(f'{key} must be at least 0 and below 1, not {config[key]}')
@@ -295,9 +292,9 @@ if checkpoint is not None:
             torch.cuda.set_rng_state(rng['cuda'][rank].cpu())
         np.random.set_state(tuple(rng['numpy']))
         random.setstate((rng['python'][0], tuple(rng['python'][1]), rng['python'][2]))
+        if rng.get('pending') is not None:
+            pending_starts = np.array(rng['pending'][rank], dtype=np.int64)  # the batch drawn before the save
     epoch_state.update(checkpoint.get('sampler', {}))
-    if rng and rng.get('world_size', 1) == world_size and rng.get('pending') is not None:
-        pending_starts = np.array(rng['pending'][rank], dtype=np.int64)  # the batch drawn before the save
 checkpoint = None  # free memory
 
 raw_model = model

@@ -1,7 +1,7 @@
 import pytest
 
 from conftest import run_script
-from configurator import configure
+from configurator import check_minimums, configure
 
 DEFAULTS = dict(learning_rate=6e-4, max_iters=100, compile=True, device='auto', top_k=None, betas=(0.9, 0.95),
                 out_dir='out')
@@ -84,3 +84,13 @@ def test_train_rejects_unknown_key_without_traceback():
     result = run_script('train.py', '--lr=1e-3')
     assert result.returncode == 2
     assert result.stderr.strip() == "error: unknown config key 'lr' (did you mean 'learning_rate'?)"
+
+
+def test_check_minimums_names_the_first_value_below_its_floor(capsys):
+    check_minimums(dict(steps=1, warmup=0), dict(steps=1, warmup=0))  # at the floor: fine
+    for settings, message in [(dict(steps=0, warmup=-1), 'error: steps must be at least 1, not 0\n'),
+                              (dict(steps=3, warmup=-1), 'error: warmup must be 0 or more, not -1\n'),
+                              (dict(steps=None, warmup=0), 'error: steps must be at least 1, not None\n')]:
+        with pytest.raises(SystemExit) as info:
+            check_minimums(settings, dict(steps=1, warmup=0))
+        assert info.value.code == 2 and capsys.readouterr().err == message
